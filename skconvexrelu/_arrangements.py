@@ -1,0 +1,146 @@
+"""Hyperplane-arrangement configurations ``(D1, s, D2)`` and how to sample them.
+
+A configuration fixes, for one sub-network of ``width`` first-layer neurons, which
+samples activate each first-layer neuron (``D1``), the sign of each second-layer weight
+(``s``) and which samples activate the second ReLU (``D2``). See the design notes,
+section 2 and 4.
+
+Shapes (``n`` samples, ``P`` configurations, ``m`` = width):
+
+- ``D1``: ``(n, P, m)`` booleans;
+- ``signs``: ``(P, m)`` in {-1, +1};
+- ``D2``: ``(n, P)`` booleans.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+
+@dataclass
+class Configurations:
+    """A set of ``P`` configurations for ``n`` samples and width ``m``."""
+
+    D1: np.ndarray
+    signs: np.ndarray
+    D2: np.ndarray
+
+    @property
+    def n_configurations(self):
+        return self.signs.shape[0]
+
+    @property
+    def width(self):
+        return self.signs.shape[1]
+
+    def keys(self):
+        """One hashable key per configuration (for deduplication)."""
+        D1 = np.packbits(self.D1, axis=0)
+        D2 = np.packbits(self.D2, axis=0)
+        return [
+            (D1[:, p, :].tobytes(), self.signs[p].tobytes(), D2[:, p].tobytes())
+            for p in range(self.n_configurations)
+        ]
+
+    def subset(self, index):
+        index = np.asarray(index, dtype=int)
+        return Configurations(self.D1[:, index, :], self.signs[index], self.D2[:, index])
+
+    def concat(self, other):
+        """The configurations of ``self`` followed by the new ones of ``other``."""
+        seen = set(self.keys())
+        keep = []
+        for p, key in enumerate(other.keys()):
+            if key not in seen:
+                seen.add(key)
+                keep.append(p)
+        other = other.subset(keep)
+        return Configurations(
+            np.concatenate([self.D1, other.D1], axis=1),
+            np.concatenate([self.signs, other.signs], axis=0),
+            np.concatenate([self.D2, other.D2], axis=1),
+        )
+
+
+def configurations_from_networks(Xt, W1, w2):
+    """The configurations of sub-networks with weights ``W1`` and ``w2``.
+
+    Parameters
+    ----------
+    Xt : ndarray of shape (n, d~)
+        The data, with its column of ones when a first-layer bias is used.
+    W1 : ndarray of shape (K, d~, m)
+        First-layer weights of ``K`` sub-networks (bias as the last row).
+    w2 : ndarray of shape (K, m)
+        Second-layer weights.
+
+    Returns
+    -------
+    Configurations
+        ``K`` configurations (not deduplicated): ``D1 = 1[Xt W1 >= 0]``,
+        ``s = sign(w2)`` (0 counted as +1), ``D2 = 1[relu(Xt W1) w2 >= 0]``.
+    """
+    Z = np.einsum("nd,kdm->nkm", Xt, W1)
+    D1 = Z >= 0
+    signs = np.where(w2 >= 0, 1, -1).astype(np.int8)
+    D2 = np.einsum("nkm,km->nk", np.maximum(Z, 0), w2) >= 0
+    return Configurations(D1, signs, D2)
+
+
+def _drop_useless(conf):
+    """Drop duplicated configurations and those whose second ReLU is never active."""
+    keep, seen = [], set()
+    active = conf.D2.any(axis=0)
+    for p, key in enumerate(conf.keys()):
+        if active[p] and key not in seen:
+            seen.add(key)
+            keep.append(p)
+    return conf.subset(keep)
+
+
+def sample_configurations(Xt, width, n_arrangements, random_state=None, max_draws=None):
+    """Sample configurations from random networks (joint sampling).
+
+    Each draw is a random sub-network ``U1 ~ N(0, I)`` of shape ``(d~, width)`` and
+    ``u2 ~ N(0, I_width)``; its configuration is ``D1 = 1[Xt U1 >= 0]``,
+    ``s = sign(u2)``, ``D2 = 1[relu(Xt U1) u2 >= 0]``. The sampled network is a feasible
+    point of its own cone, so no sampled block is trivially zero. Duplicates and
+    configurations with an all-zero ``D2`` are dropped, and draws continue (up to
+    ``max_draws``, by default ``10 * n_arrangements``) until ``n_arrangements`` distinct
+    configurations are found; fewer are returned when the data admit fewer.
+
+    Parameters
+    ----------
+    Xt : ndarray of shape (n, d~)
+    width : int
+    n_arrangements : int
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    Configurations
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skconvexrelu._arrangements import sample_configurations
+    >>> X = np.random.default_rng(0).normal(size=(30, 3))
+    >>> conf = sample_configurations(X, width=4, n_arrangements=5, random_state=0)
+    >>> conf.D1.shape, conf.signs.shape, conf.D2.shape
+    ((30, 5, 4), (5, 4), (30, 5))
+    """
+    rng = check_random_state(random_state)
+    d = Xt.shape[1]
+    max_draws = 10 * n_arrangements if max_draws is None else max_draws
+    result, drawn = None, 0
+    while drawn < max_draws:
+        batch = min(max(n_arrangements, 1), max_draws - drawn)
+        W1 = rng.standard_normal((batch, d, width))
+        w2 = rng.standard_normal((batch, width))
+        drawn += batch
+        new = _drop_useless(configurations_from_networks(Xt, W1, w2))
+        result = new if result is None else result.concat(new)
+        if result.n_configurations >= n_arrangements:
+            return result.subset(np.arange(n_arrangements))
+    return result

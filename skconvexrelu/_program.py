@@ -1,0 +1,127 @@
+"""The convex program: its linear map, group-lasso penalty and cone constraints.
+
+Variables are stored as one array ``U`` of shape ``(n_outputs, 2, P, d~, m)``: for each
+output ``o``, each output sign ``sigma`` (index 0 for +1, 1 for -1) and each
+configuration ``c`` there is a ``d~ x m`` block whose columns are the ``u_j``.
+
+With ``Z = Xt u_j`` for every column, the program of the design notes (section 2) is::
+
+    g[o, sigma, c] = sum_j s_cj * D1_cj * Z[o, sigma, c, j]          (n,)
+    F[:, o]        = sum_{sigma, c} sigma * D2_c * g[o, sigma, c] + b_o
+    min  L(F) + beta * sum ||u_j||_2
+    s.t. (2 D1_cj - 1) * Z[o, sigma, c, j] >= 0,   (2 D2_c - 1) * g[o, sigma, c] >= 0
+
+The map ``U -> F`` is applied matrix-free: one ``(n, d~) @ (d~, o*2*P*m)`` product, masks,
+and sums; its adjoint is the transposed product. The ``n x (2 P m d~)`` feature matrix is
+never formed.
+"""
+
+import numpy as np
+
+SIGMA = np.array([1.0, -1.0])
+
+
+class ConvexProgram:
+    """Data, configurations and the structure of one convex program.
+
+    Parameters
+    ----------
+    Xt : ndarray of shape (n, d~)
+        Data (with its column of ones when a first-layer bias is fitted).
+    conf : Configurations
+    n_outputs : int
+    dtype : numpy dtype, default=float64
+    """
+
+    def __init__(self, Xt, conf, n_outputs=1, dtype=np.float64):
+        self.Xt = np.ascontiguousarray(Xt, dtype=dtype)
+        self.conf = conf
+        self.n_outputs = int(n_outputs)
+        self.dtype = dtype
+        self.S1 = (conf.D1 * conf.signs[None, :, :]).astype(dtype)  # (n, P, m)
+        self.A1 = (2.0 * conf.D1 - 1.0).astype(dtype)  # (n, P, m)
+        self.D2 = conf.D2.astype(dtype)  # (n, P)
+        self.A2 = (2.0 * conf.D2 - 1.0).astype(dtype)  # (n, P)
+
+    @property
+    def n_samples(self):
+        return self.Xt.shape[0]
+
+    @property
+    def n_features(self):
+        return self.Xt.shape[1]
+
+    @property
+    def shape(self):
+        """Shape of the variable array ``U``."""
+        P, m = self.conf.signs.shape
+        return (self.n_outputs, 2, P, self.n_features, m)
+
+    def zeros(self):
+        return np.zeros(self.shape, dtype=self.dtype)
+
+    # ------------------------------------------------------------------ linear map
+    def first_layer(self, U):
+        """``Z`` of shape ``(n, o, 2, P, m)``: every column ``Xt u_j``."""
+        o, _, P, d, m = U.shape
+        Umat = np.moveaxis(U, 3, 0).reshape(d, -1)
+        return (self.Xt @ Umat).reshape(self.n_samples, o, 2, P, m)
+
+    def second_layer(self, Z):
+        """``g`` of shape ``(n, o, 2, P)``: pre-activations of the second ReLU."""
+        return np.einsum("nospm,npm->nosp", Z, self.S1, optimize=True)
+
+    def outputs(self, g):
+        """``F`` without intercept, shape ``(n, o)``."""
+        return np.einsum("nosp,np,s->no", g, self.D2, SIGMA.astype(self.dtype), optimize=True)
+
+    def forward(self, U):
+        """``F(U)`` without intercept, shape ``(n, o)``."""
+        return self.outputs(self.second_layer(self.first_layer(U)))
+
+    def adjoint(self, R):
+        """The adjoint of :meth:`forward` applied to ``R`` of shape ``(n, o)``."""
+        o, _, P, d, m = self.shape
+        W = np.einsum(
+            "no,np,s,npm->nospm", R, self.D2, SIGMA.astype(self.dtype), self.S1, optimize=True
+        )
+        G = self.Xt.T @ W.reshape(self.n_samples, -1)  # (d, o*2*P*m)
+        return np.moveaxis(G.reshape(d, o, 2, P, m), 0, 3)
+
+    # ------------------------------------------------------------ penalty, cones
+    @staticmethod
+    def group_norms(U):
+        """``||u_j||_2`` for every column, shape ``(o, 2, P, m)``."""
+        return np.sqrt(np.einsum("...dm,...dm->...m", U, U))
+
+    def penalty(self, U, beta):
+        return float(beta * self.group_norms(U).sum())
+
+    def cone_violation(self, U):
+        """The largest violation of the cone constraints (0 when feasible)."""
+        Z = self.first_layer(U)
+        v1 = np.maximum(0.0, -self.A1[:, None, None, :, :] * Z).max(initial=0.0)
+        g = self.second_layer(Z)
+        v2 = np.maximum(0.0, -self.A2[:, None, None, :] * g).max(initial=0.0)
+        return float(max(v1, v2))
+
+    def objective(self, U, b, loss, Y, w, beta):
+        """The convex objective ``L(F(U) + b) + beta * sum ||u_j||``."""
+        F = self.forward(U) + b
+        return loss.value(F, Y, w) + self.penalty(U, beta)
+
+
+def beta_max(program, R):
+    """A ``beta`` from which on the all-zero network is optimal.
+
+    ``R`` is a gradient of the loss at the best constant model
+    (:func:`skconvexrelu._losses.constant_model`). The zero solution is optimal as soon
+    as ``beta >= max_{c, j} ||Xt^T (D2_c * D1_cj * R)||`` (the cone constraints can only
+    help), so this value is exact for the program without cones and an upper bound with
+    them.
+    """
+    R = np.asarray(R, dtype=program.dtype)
+    # (n, o, P, m): D2_c * D1_cj * R_o; the sign s_cj does not change the norm.
+    M = np.abs(program.S1)[:, None, :, :] * program.D2[:, None, :, None] * R[:, :, None, None]
+    G = program.Xt.T @ M.reshape(program.n_samples, -1)
+    return float(np.sqrt((G * G).sum(axis=0)).max(initial=0.0))

@@ -1,0 +1,93 @@
+"""From a solution of the convex program to an ordinary ReLU network (Proposition 1).
+
+For each block ``(o, sigma, c)`` with ``S = sum_j ||u_j|| > 0`` one sub-network is made::
+
+    W1[:, j] = u_j / sqrt(||u_j|| S)    w2[j] = s_cj sqrt(||u_j||)    w3 = sigma sqrt(S)
+
+so that ``||W1||_F = 1``, ``(beta/2)(||w2||^2 + w3^2) = beta S`` and, since the cone
+constraints hold, the sub-network computes exactly the block's term of the convex model.
+The network is returned in scikit-learn's MLP layout (``coefs_``, ``intercepts_``).
+"""
+
+import numpy as np
+
+
+def threshold_blocks(U, rtol=1e-6, atol=0.0):
+    """Zero columns whose norm is below ``max(rtol * largest column norm, atol)``.
+
+    Interior-point solvers return ``1e-8``-sized values where the exact solution is
+    zero; zeroing them keeps the rebuilt network as small as the solution really is.
+    """
+    norms = np.sqrt(np.einsum("...dm,...dm->...m", U, U))
+    top = norms.max(initial=0.0)
+    if top == 0.0:
+        return U
+    U = U.copy()
+    small = norms <= max(rtol * top, atol)
+    U[np.broadcast_to(small[..., None, :], U.shape)] = 0.0
+    return U
+
+
+def reconstruct_network(U, intercept, signs, fit_bias):
+    """Build the network of Proposition 1 from the blocks ``U``.
+
+    Parameters
+    ----------
+    U : ndarray of shape (n_outputs, 2, P, d~, m)
+    intercept : ndarray of shape (n_outputs,)
+    signs : ndarray of shape (P, m)
+        Second-layer signs ``s_c`` of each configuration.
+    fit_bias : bool
+        Whether the last row of each block is a first-layer bias.
+
+    Returns
+    -------
+    coefs : list of three ndarrays
+        ``W1`` (d, K*m), ``W2`` (K*m, K) block-diagonal, ``W3`` (K, n_outputs).
+    intercepts : list of three ndarrays
+        ``b1`` (K*m), ``b2`` (K) zeros, ``b3`` (n_outputs).
+    """
+    n_out, _, P, d_tilde, m = U.shape
+    norms = np.sqrt(np.einsum("...dm,...dm->...m", U, U))  # (o, 2, P, m)
+    S = norms.sum(axis=-1)
+    blocks = np.argwhere(S > 0)  # rows (o, s, c)
+    K = len(blocks)
+    dtype = U.dtype
+    W1 = np.zeros((d_tilde, K * m), dtype=dtype)
+    W2 = np.zeros((K * m, K), dtype=dtype)
+    W3 = np.zeros((K, n_out), dtype=dtype)
+    for k, (o, s, c) in enumerate(blocks):
+        nj, Sk = norms[o, s, c], S[o, s, c]
+        cols = slice(k * m, (k + 1) * m)
+        scale = np.zeros(m, dtype=dtype)
+        nz = nj > 0
+        scale[nz] = 1.0 / np.sqrt(nj[nz] * Sk)
+        W1[:, cols] = U[o, s, c] * scale
+        W2[cols, k] = signs[c] * np.sqrt(nj)
+        W3[k, o] = (1.0 if s == 0 else -1.0) * np.sqrt(Sk)
+    if fit_bias:
+        coefs = [W1[:-1], W2, W3]
+        b1 = W1[-1].copy()
+    else:
+        coefs = [W1, W2, W3]
+        b1 = np.zeros(K * m, dtype=dtype)
+    intercepts = [b1, np.zeros(K, dtype=dtype), np.asarray(intercept, dtype=dtype).copy()]
+    return coefs, intercepts
+
+
+def network_forward(coefs, intercepts, X):
+    """Output of the network: ``relu(relu(X W1 + b1) W2 + b2) W3 + b3``."""
+    H = np.maximum(X @ coefs[0] + intercepts[0], 0.0)
+    H = np.maximum(H @ coefs[1] + intercepts[1], 0.0)
+    return H @ coefs[2] + intercepts[2]
+
+
+def network_penalty(coefs, beta):
+    """``(beta/2) (||W2||_F^2 + ||W3||_F^2)``, the weight decay of the design."""
+    return 0.5 * beta * float(np.sum(coefs[1] ** 2) + np.sum(coefs[2] ** 2))
+
+
+def network_objective(coefs, intercepts, X, Y, w, loss, beta):
+    """The training objective of the non-convex network (design, section 1)."""
+    F = network_forward(coefs, intercepts, X)
+    return loss.value(F, Y, w) + network_penalty(coefs, beta)

@@ -1,0 +1,157 @@
+"""ConvexThreeLayerRegressor."""
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.utils._param_validation import StrOptions
+
+from ._base import BaseConvexThreeLayer, fit_context
+
+_PARAMS_DOC = """
+    beta : float, default=1e-3
+        Weight decay ``beta`` of the training objective (design, section 1), which is the
+        group-lasso weight of the convex program. The objective is normalized per sample,
+        so the paper's ``beta`` corresponds to ``beta / n_samples`` here. Larger values
+        give fewer sub-networks.
+    width : int, default=10
+        Number of first-layer neurons ``m`` of each sub-network.
+    n_arrangements : int, default=20
+        Number of sampled configurations ``(D1, s, D2)``; each gives up to two
+        sub-networks per output (one per output sign).
+    loss : {LOSSES}, default="{DEFAULT_LOSS}"
+        Training loss.
+    solver : {{"auto", "cvxpy", "native"}}, default="auto"
+        ``"cvxpy"`` solves the conic program with a generic solver (see
+        ``cvxpy_solver``); ``"native"`` uses the package's own solver for large problems;
+        ``"auto"`` picks cvxpy for small programs and the native solver above
+        ``skconvexrelu.solvers.AUTO_NATIVE_SIZE``. ``solver_`` says what ran.
+    cvxpy_solver : {{"CLARABEL", "MOSEK", "SCS", "ECOS"}} or None, default=None
+        Conic solver used by ``solver="cvxpy"``. None uses MOSEK when it is installed
+        with a license, otherwise Clarabel, falling back to SCS. Asking for MOSEK without
+        a license raises a ValueError naming the license file.
+    fit_intercept : bool, default=True
+        Fit a first-layer bias (a column of ones added to ``X``, part of the unit-norm
+        constraint) and an unregularized output intercept.
+    max_iter : int or None, default=None
+        Iteration limit of the solver; None uses the solver's default.
+    tol : float, default=1e-6
+        Stopping tolerance of the solver (relative duality gap for cvxpy solvers).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the configuration sampling.
+    verbose : int, default=0
+        Print solver progress.
+"""
+
+_ATTRS_DOC = """
+    coefs_ : list of ndarray
+        ``[W1 (n_features, K*width), W2 (K*width, K), W3 (K, n_outputs)]`` of the
+        rebuilt network, in :class:`~sklearn.neural_network.MLPRegressor`'s layout.
+    intercepts_ : list of ndarray
+        ``[b1 (K*width), b2 (K), b3 (n_outputs)]``; ``b1`` is the first-layer bias
+        (inside the unit-norm constraint), ``b2`` is zero.
+    objective_ : float
+        Optimal value of the convex program, equal to the training objective of the
+        rebuilt network.
+    n_subnetworks_ : int
+        Number ``K`` of sub-networks of the rebuilt network (non-zero blocks).
+    n_arrangements_ : int
+        Number of distinct configurations used (at most ``n_arrangements``).
+    n_iter_ : int
+        Iterations run by the solver.
+    solver_ : str
+        What actually solved the program, e.g. ``"cvxpy:CLARABEL"``.
+    solver_status_ : str
+        ``"optimal"`` or the status the solver stopped with.
+    stop_criterion_ : float
+        The solver's stopping criterion at the returned point.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+"""
+
+
+class ConvexThreeLayerRegressor(RegressorMixin, BaseConvexThreeLayer):
+    __doc__ = (
+        """Three-layer ReLU network regressor trained to the global optimum of its
+    convex reformulation (Ergen & Pilanci, 2021).
+
+    The model is a sum of ``K`` parallel sub-networks
+    ``f(x) = sum_k relu(relu([x, 1] W1_k) w2_k) w3_k + b``, trained with weight decay
+    ``beta`` under ``||W1_k||_F <= 1``. Instead of gradient descent, ``fit`` samples
+    ``n_arrangements`` hyperplane-arrangement configurations, solves the equivalent
+    convex group-lasso program with cone constraints, and rebuilds the network from its
+    solution; ``K`` is chosen by the sparsity of the solution.
+
+    Parameters
+    ----------"""
+        + _PARAMS_DOC.format(LOSSES='{"squared"}', DEFAULT_LOSS="squared")
+        + """
+    Attributes
+    ----------"""
+        + _ATTRS_DOC
+        + """
+    See Also
+    --------
+    ConvexThreeLayerClassifier : the same model for classification.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from skconvexrelu import ConvexThreeLayerRegressor
+    >>> X, y = make_regression(n_samples=60, n_features=3, noise=0.1, random_state=0)
+    >>> y = y / y.std()
+    >>> reg = ConvexThreeLayerRegressor(beta=1e-3, width=3, n_arrangements=5,
+    ...                                 random_state=0).fit(X, y)
+    >>> reg.predict(X[:2]).shape
+    (2,)
+    >>> bool(reg.score(X, y) > 0.9)
+    True
+    """
+    )
+
+    _parameter_constraints = {
+        **BaseConvexThreeLayer._parameter_constraints,
+        "loss": [StrOptions({"squared"})],
+    }
+
+    def _encode_targets(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        self._y_ndim = y.ndim
+        return (y.reshape(-1, 1) if y.ndim == 1 else y), "squared"
+
+    @fit_context
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network by solving the convex program.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; the loss is their weighted mean.
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight)
+
+    def predict(self, X):
+        """Output of the rebuilt network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        F = self._forward(X)
+        return F.ravel() if self._y_ndim == 1 else F
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags

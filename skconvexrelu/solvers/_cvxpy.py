@@ -1,0 +1,253 @@
+"""The convex program through cvxpy (Clarabel by default, MOSEK with a license, SCS).
+
+The program is built vectorized: for each output ``o`` and output sign ``sigma`` one
+variable matrix ``V`` of shape ``(d~, P*m)`` holds every column ``u_j`` of every
+configuration; masks are constant matrices, so building takes milliseconds whatever
+``P`` and ``m`` are.
+"""
+
+import functools
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from .._losses import SoftmaxLoss
+from ._base import SolveResult
+
+#: cvxpy solvers this module knows how to configure, in order of preference.
+KNOWN_SOLVERS = ("MOSEK", "CLARABEL", "SCS")
+
+
+class SolverError(ValueError):
+    """The numerical solver returned no usable solution."""
+
+
+@functools.lru_cache(maxsize=1)
+def mosek_license_available():
+    """Whether MOSEK is installed *and* finds a license (checked once, quietly)."""
+    try:
+        import mosek
+    except ImportError:
+        return False
+    try:
+        with mosek.Env() as env:
+            env.checkoutlicense(mosek.feature.pts)
+        return True
+    except Exception:
+        return False
+
+
+def _check_mosek():
+    try:
+        import mosek  # noqa: F401
+    except ImportError as exc:
+        raise ValueError(
+            "cvxpy_solver='MOSEK' was requested but MOSEK is not installed; install it "
+            "with `pip install skconvexrelu[mosek]` (it needs a license file), or use "
+            "cvxpy_solver=None for the open solver Clarabel."
+        ) from exc
+    if not mosek_license_available():
+        raise ValueError(
+            "cvxpy_solver='MOSEK' was requested but MOSEK found no license: it looks for "
+            "the license file 'mosek.lic' in ~/mosek/ or at the path in the environment "
+            "variable MOSEKLM_LICENSE_FILE. Install a license file, or use "
+            "cvxpy_solver=None for the open solver Clarabel."
+        )
+
+
+# Clarabel sometimes stalls ("InsufficientProgress") on the exponential cones of the
+# cross-entropy losses; a second try with shorter steps and no presolve usually succeeds.
+_CLARABEL_RETRY = {"presolve_enable": False, "max_step_fraction": 0.9}
+
+
+def choose_cvxpy_solvers(cvxpy_solver=None):
+    """The list of ``(solver, extra options)`` to try, in order."""
+    if cvxpy_solver is None:
+        first = [("MOSEK", {})] if mosek_license_available() else []
+        return first + [("CLARABEL", {}), ("CLARABEL", _CLARABEL_RETRY), ("SCS", {})]
+    name = str(cvxpy_solver).upper()
+    if name == "MOSEK":
+        _check_mosek()
+    if name == "CLARABEL":
+        return [(name, {}), (name, _CLARABEL_RETRY)]
+    return [(name, {})]
+
+
+def _solver_options(name, max_iter, tol, max_time):
+    opts = {}
+    if name == "CLARABEL":
+        opts.update(tol_gap_abs=tol, tol_gap_rel=tol)
+        if max_iter is not None:
+            opts["max_iter"] = int(max_iter)
+        if max_time is not None:
+            opts["time_limit"] = float(max_time)
+    elif name == "SCS":
+        opts.update(eps_abs=tol, eps_rel=tol)
+        if max_iter is not None:
+            opts["max_iters"] = int(max_iter)
+        if max_time is not None:
+            opts["time_limit_secs"] = float(max_time)
+    elif name == "MOSEK":
+        params = {"MSK_DPAR_INTPNT_CO_TOL_REL_GAP": tol}
+        if max_iter is not None:
+            params["MSK_IPAR_INTPNT_MAX_ITERATIONS"] = int(max_iter)
+        if max_time is not None:
+            params["MSK_DPAR_OPTIMIZER_MAX_TIME"] = float(max_time)
+        opts["mosek_params"] = params
+    return opts
+
+
+def build_problem(program, loss, Y, w, beta, fit_intercept=True):
+    """The cvxpy problem and its variables ``(problem, V, b)``.
+
+    ``V[o][s]`` is the ``(d~, P*m)`` variable of output ``o`` and sign index ``s``.
+    """
+    import cvxpy as cp
+
+    n, d = program.Xt.shape
+    P, m = program.conf.signs.shape
+    Xt = program.Xt.astype(np.float64)
+    A1 = program.A1.reshape(n, P * m).astype(np.float64)
+    S1 = program.S1.reshape(n, P * m).astype(np.float64)
+    D2 = program.D2.astype(np.float64)
+    A2 = program.A2.astype(np.float64)
+    # sums the m columns of each configuration
+    B = sp.kron(sp.eye(P), np.ones((m, 1)), format="csr")
+
+    V = [[cp.Variable((d, P * m)) for _ in range(2)] for _ in range(program.n_outputs)]
+    constraints, columns, penalty = [], [], 0
+    for o in range(program.n_outputs):
+        f_o = 0
+        for s, sigma in enumerate((1.0, -1.0)):
+            Z = Xt @ V[o][s]
+            G = cp.multiply(S1, Z) @ B
+            constraints += [cp.multiply(A1, Z) >= 0, cp.multiply(A2, G) >= 0]
+            f_o = f_o + sigma * cp.sum(cp.multiply(D2, G), axis=1)
+            penalty = penalty + cp.sum(cp.norm(V[o][s], 2, axis=0))
+        columns.append(f_o)
+    F = cp.vstack(columns).T if program.n_outputs > 1 else cp.reshape(columns[0], (n, 1), order="C")
+    b = cp.Variable(program.n_outputs) if fit_intercept else None
+    if b is not None:
+        if isinstance(loss, SoftmaxLoss):
+            # softmax ignores a constant added to every output: pin that direction down
+            constraints.append(cp.sum(b) == 0)
+        F = F + np.ones((n, 1)) @ cp.reshape(b, (1, program.n_outputs), order="C")
+    objective = loss.cvxpy(F, np.asarray(Y, dtype=np.float64), np.asarray(w, np.float64))
+    problem = cp.Problem(cp.Minimize(objective + beta * penalty), constraints)
+    return problem, V, b
+
+
+def _collect(program, V, b):
+    U = program.zeros()
+    P, m = program.conf.signs.shape
+    d = program.n_features
+    for o in range(program.n_outputs):
+        for s in range(2):
+            U[o, s] = np.moveaxis(V[o][s].value.reshape(d, P, m), 1, 0)
+    intercept = np.zeros(program.n_outputs, dtype=program.dtype)
+    if b is not None:
+        intercept[:] = b.value
+    return U, intercept
+
+
+def solve_cvxpy(
+    program,
+    loss,
+    Y,
+    w,
+    beta,
+    fit_intercept=True,
+    max_iter=None,
+    tol=1e-8,
+    U0=None,
+    b0=None,
+    verbose=0,
+    max_time=None,
+    cvxpy_solver=None,
+):
+    """Solve the convex program with a conic solver through cvxpy.
+
+    Parameters
+    ----------
+    program : ConvexProgram
+    loss : Loss
+    Y : ndarray of shape (n, n_outputs)
+        Encoded targets.
+    w : ndarray of shape (n,)
+        Sample weights summing to one.
+    beta : float
+        Weight of the group-lasso penalty.
+    fit_intercept : bool
+        Fit an unregularized output intercept.
+    max_iter : int or None
+        Iteration limit passed to the conic solver (its default when None).
+    tol : float
+        Relative and absolute duality-gap tolerance passed to the conic solver.
+    U0, b0 : ignored
+        Interior-point solvers do not use warm starts; accepted for a common signature.
+    verbose : int
+        Print the conic solver's log.
+    max_time : float or None
+        Time limit in seconds passed to the solver.
+    cvxpy_solver : str or None
+        ``"CLARABEL"``, ``"MOSEK"``, ``"SCS"`` or another installed cvxpy solver; None
+        tries MOSEK when it has a license, then Clarabel, then SCS.
+
+    Returns
+    -------
+    SolveResult
+        ``stop_criterion`` is the conic solver's reported gap between its primal and
+        dual objectives (nan when the solver does not report it).
+    """
+    import cvxpy as cp
+
+    problem, V, b = build_problem(program, loss, Y, w, beta, fit_intercept)
+    errors = []
+    for name, extra in choose_cvxpy_solvers(cvxpy_solver):
+        options = {**_solver_options(name, max_iter, tol, max_time), **extra}
+        try:
+            problem.solve(solver=name, verbose=bool(verbose), **options)
+        except cp.error.SolverError as exc:
+            errors.append(f"{name}: {exc}")
+            continue
+        status = problem.status
+        if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or (
+            status == cp.USER_LIMIT and V[0][0].value is not None
+        ):
+            break
+        errors.append(f"{name}: status {status!r}")
+    else:
+        raise SolverError(
+            "The conic solver returned no solution ("
+            + "; ".join(errors)
+            + "). Try solver='native', fewer n_arrangements, a larger beta, or standardize "
+            "the features."
+        )
+    U, intercept = _collect(program, V, b)
+    if status != cp.OPTIMAL:
+        warnings.warn(
+            f"cvxpy solver {name} stopped with status {status!r} (max_iter={max_iter}, "
+            f"tol={tol}, max_time={max_time}); the solution may be inaccurate. Increase "
+            "max_iter or max_time, loosen tol, or use solver='native'.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    stats = problem.solver_stats
+    n_iter = int(stats.num_iters) if stats and stats.num_iters is not None else 0
+    gap = float("nan")
+    extra = getattr(stats, "extra_stats", None)
+    if extra is not None and hasattr(extra, "info") is False:
+        gap = float(getattr(extra, "gap_abs", float("nan")) or float("nan"))
+    objective = program.objective(U, intercept, loss, Y, w, beta)
+    return SolveResult(
+        U=U,
+        intercept=intercept,
+        objective=objective,
+        n_iter=n_iter,
+        status="optimal" if status == cp.OPTIMAL else str(status),
+        stop_criterion=gap,
+        history=[objective],
+        solver=f"cvxpy:{name}",
+        )

@@ -1,0 +1,251 @@
+"""The estimators: objective equality, the network's constraints, beta, sklearn tools."""
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy.special import log_expit, logsumexp
+from sklearn.base import clone
+from sklearn.datasets import make_blobs, make_regression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skconvexrelu import ConvexThreeLayerClassifier, ConvexThreeLayerRegressor
+from skconvexrelu._base import add_bias_column
+from skconvexrelu._losses import constant_model, make_loss
+from skconvexrelu._program import ConvexProgram, beta_max
+from skconvexrelu._arrangements import sample_configurations
+from skconvexrelu.solvers import mosek_license_available
+
+SMALL = dict(width=4, n_arrangements=6, random_state=0)
+
+
+def _regression(n=60, d=4, n_targets=1, seed=0):
+    X, y = make_regression(n, d, n_targets=n_targets, noise=0.5, random_state=seed)
+    return StandardScaler().fit_transform(X), y / y.std(axis=0)
+
+
+def _classification(n=60, centers=2, seed=0):
+    X, y = make_blobs(n, 3, centers=centers, cluster_std=2.5, random_state=seed)
+    return StandardScaler().fit_transform(X), y
+
+
+def _objective_from_network(est, X, y, sample_weight=None):
+    """The design's section-1 objective computed from coefs_/intercepts_ alone."""
+    W1, W2, W3 = est.coefs_
+    b1, b2, b3 = est.intercepts_
+    F = np.maximum(np.maximum(X @ W1 + b1, 0) @ W2 + b2, 0) @ W3 + b3
+    n = X.shape[0]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    w = w / w.sum()
+    if isinstance(est, ConvexThreeLayerRegressor):
+        Y = y.reshape(n, -1)
+        per_sample = 0.5 * np.sum((F - Y) ** 2, axis=1)
+    else:
+        codes = np.searchsorted(est.classes_, y)
+        C = len(est.classes_)
+        if C == 2:
+            s = np.where(codes == 1, 1.0, -1.0)[:, None]
+            per_sample = {
+                "squared": lambda: 0.5 * np.sum((F - s) ** 2, axis=1),
+                "hinge": lambda: np.sum(np.maximum(0, 1 - s * F), axis=1),
+                "cross_entropy": lambda: -np.sum(log_expit(s * F), axis=1),
+            }[est.loss]()
+        else:
+            onehot = np.eye(C)[codes]
+            pm = 2 * onehot - 1
+            per_sample = {
+                "squared": lambda: 0.5 * np.sum((F - pm) ** 2, axis=1),
+                "hinge": lambda: np.sum(np.maximum(0, 1 - pm * F), axis=1),
+                "cross_entropy": lambda: logsumexp(F, axis=1) - np.sum(onehot * F, axis=1),
+            }[est.loss]()
+    decay = 0.5 * est.beta * (np.sum(W2**2) + np.sum(W3**2))
+    return float(w @ per_sample + decay)
+
+
+CASES = [
+    ("regressor", "squared", 1),
+    ("regressor", "squared", 2),
+    ("classifier", "squared", 2),
+    ("classifier", "squared", 3),
+    ("classifier", "hinge", 2),
+    ("classifier", "hinge", 3),
+    ("classifier", "cross_entropy", 2),
+    ("classifier", "cross_entropy", 3),
+]
+
+
+def _fit_case(kind, loss, k, fit_intercept=True, sample_weight=None, **params):
+    if kind == "regressor":
+        X, y = _regression(n_targets=k)
+        y = y.ravel() if k == 1 else y
+        est = ConvexThreeLayerRegressor(beta=1e-3, fit_intercept=fit_intercept, **SMALL)
+    else:
+        X, y = _classification(centers=k)
+        est = ConvexThreeLayerClassifier(
+            beta=1e-3, loss=loss, fit_intercept=fit_intercept, **SMALL
+        )
+    est.set_params(**params)
+    return est.fit(X, y, sample_weight=sample_weight), X, y
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("kind,loss,k", CASES)
+def test_network_objective_equals_convex_optimum(kind, loss, k, fit_intercept):
+    est, X, y = _fit_case(kind, loss, k, fit_intercept)
+    assert est.solver_status_ == "optimal"
+    assert est.n_subnetworks_ > 0
+    recomputed = _objective_from_network(est, X, y)
+    assert recomputed == pytest.approx(est.objective_, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind,loss,k", CASES[:1] + CASES[-2:])
+def test_first_layer_of_each_subnetwork_has_unit_norm(kind, loss, k):
+    est, X, y = _fit_case(kind, loss, k)
+    W1, b1, m = est.coefs_[0], est.intercepts_[0], est.width
+    for j in range(est.n_subnetworks_):
+        block = np.vstack([W1[:, j * m : (j + 1) * m], b1[j * m : (j + 1) * m]])
+        assert np.linalg.norm(block) <= 1 + 1e-9
+    # the middle layer is block diagonal: sub-network j reads only its own neurons
+    W2 = est.coefs_[1].copy()
+    for j in range(est.n_subnetworks_):
+        W2[j * m : (j + 1) * m, j] = 0
+    assert not W2.any()
+
+
+def test_objective_with_sample_weight_and_weight_equals_repetition():
+    X, y = _regression(n=40)
+    sw = np.random.default_rng(0).integers(1, 3, size=40).astype(float)
+    est = ConvexThreeLayerRegressor(beta=1e-3, **SMALL).fit(X, y, sample_weight=sw)
+    assert _objective_from_network(est, X, y, sw) == pytest.approx(est.objective_, rel=1e-6)
+    rep = np.repeat(np.arange(40), sw.astype(int))
+    est_rep = ConvexThreeLayerRegressor(beta=1e-3, **SMALL).fit(X[rep], y[rep])
+    assert est_rep.objective_ == pytest.approx(est.objective_, rel=1e-5)
+    np.testing.assert_allclose(est_rep.predict(X), est.predict(X), rtol=1e-3, atol=1e-3)
+
+
+def test_zero_weight_samples_are_left_out():
+    X, y = _regression(n=40)
+    sw = np.ones(40)
+    sw[:10] = 0
+    a = ConvexThreeLayerRegressor(beta=1e-3, **SMALL).fit(X, y, sample_weight=sw)
+    b = ConvexThreeLayerRegressor(beta=1e-3, **SMALL).fit(X[10:], y[10:])
+    assert a.objective_ == pytest.approx(b.objective_, rel=1e-8)
+
+
+def test_larger_beta_gives_fewer_subnetworks():
+    X, y = _regression(n=60)
+    counts = [
+        ConvexThreeLayerRegressor(beta=beta, **SMALL).fit(X, y).n_subnetworks_
+        for beta in (1e-4, 1e-2, 1e-1, 0.5)
+    ]
+    assert all(a >= b for a, b in zip(counts, counts[1:])), counts
+    assert counts[0] > counts[-1]
+
+
+@pytest.mark.parametrize("loss,centers", [("squared", None), ("hinge", 2), ("cross_entropy", 3)])
+def test_beta_above_its_maximum_gives_the_zero_network(loss, centers):
+    if centers is None:
+        X, y = _regression(n=50)
+        Y = y[:, None]
+        est = ConvexThreeLayerRegressor(**SMALL)
+    else:
+        X, y = _classification(n=50, centers=centers)
+        Y = np.where(y == 1, 1.0, -1.0)[:, None] if centers == 2 else np.eye(centers)[y]
+        est = ConvexThreeLayerClassifier(loss=loss, **SMALL)
+    # the same configurations the estimator will sample
+    Xt = add_bias_column(X, True)
+    conf = sample_configurations(Xt, SMALL["width"], SMALL["n_arrangements"], 0)
+    w = np.full(len(X), 1.0 / len(X))
+    lossobj = make_loss(loss, Y.shape[1])
+    b, R = constant_model(lossobj, Y, w)
+    bmax = beta_max(ConvexProgram(Xt, conf, Y.shape[1]), R)
+    zero = clone(est).set_params(beta=1.01 * bmax).fit(X, y)
+    assert zero.n_subnetworks_ == 0
+    assert zero.objective_ == pytest.approx(lossobj.value(np.broadcast_to(b, Y.shape), Y, w))
+    below = clone(est).set_params(beta=0.3 * bmax).fit(X, y)
+    assert below.n_subnetworks_ > 0
+    assert below.objective_ < zero.objective_
+
+
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_grid_search_over_beta_in_a_pipeline(kind):
+    if kind == "regressor":
+        X, y = _regression(n=60)
+        est = ConvexThreeLayerRegressor(**SMALL)
+    else:
+        X, y = _classification(n=60)
+        est = ConvexThreeLayerClassifier(**SMALL)
+    pipe = make_pipeline(StandardScaler(), est)
+    name = pipe.steps[-1][0]
+    search = GridSearchCV(pipe, {f"{name}__beta": [1e-3, 1e-1]}, cv=3).fit(X, y)
+    assert search.best_params_[f"{name}__beta"] in (1e-3, 1e-1)
+    assert search.best_score_ > 0.5
+    assert search.predict(X).shape == (60,)
+
+
+def test_pickle_round_trip_and_reproducibility():
+    X, y = _classification(n=50, centers=3)
+    a = ConvexThreeLayerClassifier(**SMALL).fit(X, y)
+    b = ConvexThreeLayerClassifier(**SMALL).fit(X, y)
+    for ca, cb in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(ca, cb)
+    restored = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(restored.predict_proba(X), a.predict_proba(X))
+    for ca, cr in zip(a.coefs_, restored.coefs_):
+        np.testing.assert_array_equal(ca, cr)
+
+
+def test_string_labels_and_probabilities():
+    X, y = _classification(n=60, centers=3)
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    clf = ConvexThreeLayerClassifier(**SMALL).fit(X, labels)
+    assert set(clf.predict(X)) <= set(labels)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+    assert clf.score(X, labels) > 0.7
+
+
+def test_predict_proba_only_for_cross_entropy():
+    X, y = _classification(n=40)
+    clf = ConvexThreeLayerClassifier(loss="hinge", **SMALL).fit(X, y)
+    assert not hasattr(clf, "predict_proba")
+    with pytest.raises(AttributeError, match="predict_proba"):
+        clf.predict_proba(X)
+    assert clf.decision_function(X).shape == (40,)
+
+
+def test_multi_output_regression():
+    X, y = _regression(n=50, n_targets=3)
+    reg = ConvexThreeLayerRegressor(beta=1e-3, **SMALL).fit(X, y)
+    assert reg.predict(X).shape == (50, 3)
+    assert reg.coefs_[2].shape[1] == 3
+    assert reg.score(X, y) > 0.9
+
+
+def test_regressor_rejects_classification_losses():
+    X, y = _regression(n=20)
+    with pytest.raises(ValueError, match="'loss' parameter"):
+        ConvexThreeLayerRegressor(loss="hinge").fit(X, y)
+
+
+def test_mosek_without_license_is_a_clear_error_and_auto_still_works():
+    if mosek_license_available():
+        pytest.skip("a MOSEK license is installed here; the no-license path cannot run")
+    X, y = _regression(n=30)
+    with pytest.raises(ValueError, match="MOSEK"):
+        ConvexThreeLayerRegressor(cvxpy_solver="MOSEK", **SMALL).fit(X, y)
+    reg = ConvexThreeLayerRegressor(**SMALL).fit(X, y)
+    assert reg.solver_ == "cvxpy:CLARABEL"
+
+
+@pytest.mark.parametrize("name", ["SCS", "CLARABEL"])
+def test_other_conic_solvers_agree(name):
+    X, y = _regression(n=40)
+    ref = ConvexThreeLayerRegressor(beta=1e-2, **SMALL).fit(X, y)
+    other = ConvexThreeLayerRegressor(beta=1e-2, cvxpy_solver=name, tol=1e-7, **SMALL)
+    other.fit(X, y)
+    assert other.solver_ == f"cvxpy:{name}"
+    assert other.objective_ == pytest.approx(ref.objective_, rel=1e-3)
