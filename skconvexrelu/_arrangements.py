@@ -47,6 +47,15 @@ class Configurations:
         index = np.asarray(index, dtype=int)
         return Configurations(self.D1[:, index, :], self.signs[index], self.D2[:, index])
 
+    @staticmethod
+    def stack(parts):
+        """All configurations of ``parts`` in order, duplicates kept."""
+        return Configurations(
+            np.concatenate([c.D1 for c in parts], axis=1),
+            np.concatenate([c.signs for c in parts], axis=0),
+            np.concatenate([c.D2 for c in parts], axis=1),
+        )
+
     def concat(self, other):
         """The configurations of ``self`` followed by the new ones of ``other``."""
         seen = set(self.keys())
@@ -88,7 +97,7 @@ def configurations_from_networks(Xt, W1, w2):
     return Configurations(D1, signs, D2)
 
 
-def _drop_useless(conf):
+def drop_useless(conf):
     """Drop duplicated configurations and those whose second ReLU is never active."""
     keep, seen = [], set()
     active = conf.D2.any(axis=0)
@@ -139,7 +148,7 @@ def sample_configurations(Xt, width, n_arrangements, random_state=None, max_draw
         W1 = rng.standard_normal((batch, d, width))
         w2 = rng.standard_normal((batch, width))
         drawn += batch
-        new = _drop_useless(configurations_from_networks(Xt, W1, w2))
+        new = drop_useless(configurations_from_networks(Xt, W1, w2))
         result = new if result is None else result.concat(new)
         if result.n_configurations >= n_arrangements:
             return result.subset(np.arange(n_arrangements))

@@ -9,11 +9,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._arrangements import sample_configurations
+from ._fit import fit_convex_program
 from ._losses import make_loss
-from ._program import ConvexProgram
-from ._reconstruction import network_forward, reconstruct_network, threshold_blocks
-from .solvers import KNOWN_SOLVERS, SOLVERS, get_solver, resolve_solver
+from ._reconstruction import network_forward, reconstruct_network
+from .solvers import KNOWN_SOLVERS, SOLVERS
 
 
 def add_bias_column(X, fit_intercept):
@@ -38,6 +37,12 @@ class BaseConvexThreeLayer(BaseEstimator):
         "tol": [Interval(numbers.Real, 0, None, closed="neither")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "arrangements": [StrOptions({"random", "nonconvex"})],
+        "column_generation": [Interval(numbers.Integral, 0, None, closed="left")],
+        "arrangements_per_round": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_arrangements": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "max_time": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "warm_start": ["boolean"],
     }
 
     def __init__(
@@ -53,6 +58,12 @@ class BaseConvexThreeLayer(BaseEstimator):
         tol=1e-6,
         random_state=None,
         verbose=0,
+        arrangements="random",
+        column_generation=0,
+        arrangements_per_round=10,
+        max_arrangements=None,
+        max_time=None,
+        warm_start=False,
     ):
         self.beta = beta
         self.width = width
@@ -65,6 +76,12 @@ class BaseConvexThreeLayer(BaseEstimator):
         self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
+        self.arrangements = arrangements
+        self.column_generation = column_generation
+        self.arrangements_per_round = arrangements_per_round
+        self.max_arrangements = max_arrangements
+        self.max_time = max_time
+        self.warm_start = warm_start
 
     # -------------------------------------------------------------- subclass hooks
     def _encode_targets(self, y):
@@ -93,34 +110,49 @@ class BaseConvexThreeLayer(BaseEstimator):
         w = sample_weight / sample_weight.sum()
         loss = make_loss(loss_name, Y.shape[1])
 
-        rng = check_random_state(self.random_state)
         Xt = add_bias_column(X, self.fit_intercept)
-        conf = sample_configurations(Xt, self.width, self.n_arrangements, rng)
-        program = ConvexProgram(Xt, conf, Y.shape[1], dtype=X.dtype)
-
-        solver_name = resolve_solver(self.solver, program)
-        solve = get_solver(solver_name)
-        kwargs = dict(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
-        if solver_name == "cvxpy":
-            kwargs["cvxpy_solver"] = self.cvxpy_solver
-        result = solve(program, loss, Y, w, self.beta, self.fit_intercept, **kwargs)
-
-        # a column whose whole effect on the outputs is below 1e-7 of the targets scale
-        # is solver round-off: drop it
-        row_norm = float(np.sqrt((Xt * Xt).sum(axis=1)).max())
-        atol = 1e-7 * max(1.0, float(np.abs(Y).max())) / max(row_norm, 1e-300)
-        U = threshold_blocks(result.U, atol=atol)
-        intercept = np.asarray(result.intercept, dtype=X.dtype)
-        self.coefs_, self.intercepts_ = reconstruct_network(
-            U, intercept, conf.signs, self.fit_intercept
+        warm = None
+        if self.warm_start and hasattr(self, "_warm"):
+            conf, U, b = self._warm
+            if conf.D1.shape[0] == Xt.shape[0] and U.shape[0] == Y.shape[1]:
+                warm = self._warm
+        solver_options = dict(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
+        solver_options["cvxpy_solver"] = self.cvxpy_solver
+        out = fit_convex_program(
+            Xt,
+            Y,
+            w,
+            loss,
+            beta=self.beta,
+            width=self.width,
+            n_arrangements=self.n_arrangements,
+            fit_intercept=self.fit_intercept,
+            random_state=check_random_state(self.random_state),
+            solver=self.solver,
+            solver_options=solver_options,
+            arrangements=self.arrangements,
+            column_generation=self.column_generation,
+            arrangements_per_round=self.arrangements_per_round,
+            max_arrangements=self.max_arrangements,
+            max_time=self.max_time,
+            warm=warm,
+            verbose=self.verbose,
         )
-        self.objective_ = program.objective(U, intercept, loss, Y, w, self.beta)
+        conf = out.program.conf
+        self._warm = (conf, out.U, out.intercept)
+        self.coefs_, self.intercepts_ = reconstruct_network(
+            out.U, out.intercept, conf.signs, self.fit_intercept
+        )
+        self.objective_ = out.objective
+        self.objective_path_ = np.asarray(out.objective_path)
+        self.certificate_ = out.certificate
+        self.nonconvex_objective_ = out.seed_objective
         self.n_subnetworks_ = self.coefs_[2].shape[0]
         self.n_arrangements_ = conf.n_configurations
-        self.n_iter_ = result.n_iter
-        self.solver_ = result.solver
-        self.solver_status_ = result.status
-        self.stop_criterion_ = result.stop_criterion
+        self.n_iter_ = out.result.n_iter
+        self.solver_ = out.result.solver
+        self.solver_status_ = out.result.status
+        self.stop_criterion_ = out.result.stop_criterion
         self.n_outputs_ = Y.shape[1]
         self.loss_ = loss
         if not np.all(np.isfinite(self.objective_)):

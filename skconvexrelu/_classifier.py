@@ -71,6 +71,12 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
         tol=1e-6,
         random_state=None,
         verbose=0,
+        arrangements="random",
+        column_generation=0,
+        arrangements_per_round=10,
+        max_arrangements=None,
+        max_time=None,
+        warm_start=False,
     ):
         super().__init__(
             beta=beta,
@@ -84,6 +90,12 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
             tol=tol,
             random_state=random_state,
             verbose=verbose,
+            arrangements=arrangements,
+            column_generation=column_generation,
+            arrangements_per_round=arrangements_per_round,
+            max_arrangements=max_arrangements,
+            max_time=max_time,
+            warm_start=warm_start,
         )
 
     def _encode_targets(self, y):

@@ -38,7 +38,32 @@ _PARAMS_DOC = """
     random_state : int, RandomState instance or None, default=None
         Seed of the configuration sampling.
     verbose : int, default=0
-        Print solver progress.
+        Show solver progress (a progress bar for the native solver and for column
+        generation, the conic solver's log for cvxpy).
+    arrangements : {{"random", "nonconvex"}}, default="random"
+        Where the configurations come from. ``"random"`` samples ``n_arrangements`` of
+        them from random networks. ``"nonconvex"`` first trains the non-convex network
+        (10 sub-networks of this ``width``, 1,000 full-batch Adam steps, seeded by
+        ``random_state``) and adds its configurations to the random ones: that network
+        is then a feasible point of the convex program, so ``objective_`` is never above
+        its objective, which is kept in ``nonconvex_objective_``.
+    column_generation : int, default=0
+        Rounds of column generation after the first solve. Each round searches for
+        configurations whose dual constraint is violated at the current solution (one
+        sub-network fitted to the dual point by projected gradient ascent from many
+        starts), adds up to ``arrangements_per_round`` of them and solves again. It
+        stops early when the search finds no violated configuration. With rounds,
+        ``certificate_`` bounds the distance to the optimum.
+    arrangements_per_round : int, default=10
+        Configurations added per round of column generation.
+    max_arrangements : int or None, default=None
+        Upper limit on the number of configurations column generation may reach.
+    max_time : float or None, default=None
+        Time budget in seconds for the whole fit. When it runs out the fit stops with a
+        ``ConvergenceWarning`` and keeps the best point found so far.
+    warm_start : bool, default=False
+        Reuse the configurations and the solution of the previous call to ``fit`` (on
+        data with the same number of samples), e.g. along a path of ``beta`` values.
 """
 
 _ATTRS_DOC = """
@@ -63,6 +88,19 @@ _ATTRS_DOC = """
         ``"optimal"`` or the status the solver stopped with.
     stop_criterion_ : float
         The solver's stopping criterion at the returned point.
+    objective_path_ : ndarray
+        Objective after the first solve and after each round of column generation.
+    certificate_ : dict or None
+        With column generation: ``max_violation`` (largest dual-constraint violation
+        found by the search, in units of ``beta``; at most 1 means none was found),
+        ``lower_bound`` (a lower bound on the optimum over every configuration the
+        search examined), ``gap`` and ``relative_gap`` (``objective_`` minus that
+        bound), ``restricted_gap`` (duality gap over the configurations in use). The
+        bound is certain for the configurations examined; for all configurations it is
+        an estimate, since the search is heuristic. None without column generation.
+    nonconvex_objective_ : float or None
+        With ``arrangements="nonconvex"``: objective of the Adam-trained network whose
+        configurations seeded the program (``objective_`` is never above it).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)

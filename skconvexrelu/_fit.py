@@ -1,0 +1,190 @@
+"""The fit pipeline shared by every estimator.
+
+configurations (random, seeded) -> solve -> [search violated configurations -> re-solve]*
+-> certificate. Estimators validate and encode their inputs, call
+:func:`fit_convex_program` and store what it returns.
+"""
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from tqdm.auto import tqdm
+
+from ._arrangements import drop_useless, sample_configurations
+from ._column_generation import certificate, dual_point, find_violations, select_new
+from ._program import ConvexProgram
+from ._reconstruction import threshold_blocks
+from ._seeding import blocks_from_network, train_seed_network
+from .solvers import get_solver, resolve_solver
+
+
+@dataclass
+class FitOutcome:
+    """Everything an estimator keeps from a fit."""
+
+    program: ConvexProgram
+    U: np.ndarray
+    intercept: np.ndarray
+    objective: float
+    result: object  # the last SolveResult
+    objective_path: list = field(default_factory=list)
+    certificate: dict = None
+    seed_objective: float = None
+    n_rounds: int = 0
+
+
+def _pad(U, n_configurations):
+    """``U`` with zero blocks appended for configurations added since it was computed."""
+    extra = n_configurations - U.shape[2]
+    if extra <= 0:
+        return U
+    shape = list(U.shape)
+    shape[2] = extra
+    return np.concatenate([U, np.zeros(shape, dtype=U.dtype)], axis=2)
+
+
+def _round_off_tolerance(Xt, Y):
+    """Columns whose whole effect on the outputs is below 1e-7 of the targets' scale."""
+    row_norm = float(np.sqrt((Xt * Xt).sum(axis=1)).max(initial=0.0))
+    return 1e-7 * max(1.0, float(np.abs(Y).max(initial=0.0))) / max(row_norm, 1e-300)
+
+
+def _current_subnetworks(U, signs):
+    """``(W1, w2)`` of the blocks of ``U`` that are in use (starting points for search)."""
+    norms = np.sqrt(np.einsum("...dm,...dm->...m", U, U))
+    active = np.argwhere(norms.sum(axis=-1) > 0)
+    W1 = np.stack([U[o, s, c] for o, s, c in active]) if len(active) else None
+    if W1 is None:
+        return None
+    # magnitudes live in the columns u_j: the block computes sum_j s_j relu(Xt u_j)
+    w2 = np.stack([signs[c] for o, s, c in active]).astype(float)
+    return W1, w2
+
+
+def fit_convex_program(
+    Xt,
+    Y,
+    w,
+    loss,
+    *,
+    beta,
+    width,
+    n_arrangements,
+    fit_intercept,
+    random_state,
+    solver="auto",
+    solver_options=None,
+    arrangements="random",
+    column_generation=0,
+    arrangements_per_round=10,
+    max_arrangements=None,
+    max_time=None,
+    warm=None,
+    verbose=0,
+):
+    """Sample (or reuse) configurations, solve, grow the sample, certify.
+
+    Parameters
+    ----------
+    warm : tuple (Configurations, U, intercept) or None
+        A previous fit's configurations and solution, to start from.
+
+    Returns
+    -------
+    FitOutcome
+    """
+    start = time.perf_counter()
+    rng = random_state
+    solver_options = dict(solver_options or {})
+    seed_net = seed_objective = None
+    if warm is not None:
+        conf, U0, b0 = warm
+    else:
+        conf, U0, b0 = sample_configurations(Xt, width, n_arrangements, rng), None, None
+        if arrangements == "nonconvex":
+            seed_net, seed_objective, seed_conf = train_seed_network(
+                Xt, Y, w, loss, beta, width, fit_intercept, rng
+            )
+            conf = drop_useless(seed_conf).concat(conf)
+
+    def remaining():
+        return None if max_time is None else max(max_time - (time.perf_counter() - start), 0.0)
+
+    def solve(program, U0, b0):
+        name = resolve_solver(solver, program)
+        options = dict(solver_options)
+        if name != "cvxpy":
+            options.pop("cvxpy_solver", None)
+            options.update(U0=U0, b0=b0)
+        return get_solver(name)(
+            program, loss, Y, w, beta, fit_intercept, max_time=remaining(), **options
+        )
+
+    program = ConvexProgram(Xt, conf, Y.shape[1], dtype=Xt.dtype)
+    result = solve(program, U0 if U0 is None else _pad(U0, conf.n_configurations), b0)
+    path = [result.objective]
+    cert, n_rounds = None, 0
+    if column_generation > 0:
+        bar = tqdm(range(column_generation), disable=not verbose, desc="column generation")
+        for _ in bar:
+            F = program.forward(result.U) + result.intercept
+            V = dual_point(loss, F, Y, w, fit_intercept)
+            found = find_violations(
+                Xt, V, width, rng, init=_current_subnetworks(result.U, conf.signs)
+            )
+            cert = certificate(loss, V, Y, w, beta, result.objective, found.max_value)
+            bar.set_postfix(objective=result.objective, violation=cert["max_violation"])
+            budget = arrangements_per_round
+            if max_arrangements is not None:
+                budget = min(budget, max_arrangements - conf.n_configurations)
+            new = select_new(conf, found, beta * (1 + 1e-3), max(budget, 0))
+            if new.n_configurations == 0:
+                break
+            if remaining() is not None and remaining() <= 0:
+                warnings.warn(
+                    f"max_time={max_time} s reached during column generation after "
+                    f"{n_rounds} rounds; returning the best point found so far.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+                break
+            conf = conf.concat(new)
+            program = ConvexProgram(Xt, conf, Y.shape[1], dtype=Xt.dtype)
+            result = solve(program, _pad(result.U, conf.n_configurations), result.intercept)
+            path.append(result.objective)
+            n_rounds += 1
+        else:
+            # the budget of rounds is spent: certify the last solution
+            F = program.forward(result.U) + result.intercept
+            V = dual_point(loss, F, Y, w, fit_intercept)
+            found = find_violations(
+                Xt, V, width, rng, init=_current_subnetworks(result.U, conf.signs)
+            )
+            cert = certificate(loss, V, Y, w, beta, result.objective, found.max_value)
+
+    U = threshold_blocks(result.U, atol=_round_off_tolerance(Xt, Y))
+    intercept = np.asarray(result.intercept, dtype=Xt.dtype)
+    objective = program.objective(U, intercept, loss, Y, w, beta)
+    if seed_net is not None:
+        # the seed network is a feasible point: never return anything worse
+        U_seed, b_seed = blocks_from_network(seed_net, program)
+        seed_value = program.objective(U_seed, b_seed, loss, Y, w, beta)
+        if seed_value < objective:
+            U, intercept, objective = U_seed, b_seed, seed_value
+    if cert is not None:
+        gap = float(objective - cert["lower_bound"])
+        cert.update(objective=float(objective), gap=gap, relative_gap=gap / abs(objective))
+    return FitOutcome(
+        program=program,
+        U=U,
+        intercept=intercept,
+        objective=float(objective),
+        result=result,
+        objective_path=path,
+        certificate=cert,
+        seed_objective=seed_objective,
+        n_rounds=n_rounds,
+    )
