@@ -5,8 +5,15 @@ rebuild an ordinary ReLU network with the same training objective.
 """
 
 from ._classifier import ConvexThreeLayerClassifier
+from ._cv import ConvexThreeLayerClassifierCV, ConvexThreeLayerRegressorCV
 from ._regressor import ConvexThreeLayerRegressor
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ConvexThreeLayerClassifier", "ConvexThreeLayerRegressor", "__version__"]
+__all__ = [
+    "ConvexThreeLayerClassifier",
+    "ConvexThreeLayerClassifierCV",
+    "ConvexThreeLayerRegressor",
+    "ConvexThreeLayerRegressorCV",
+    "__version__",
+]

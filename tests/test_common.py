@@ -2,16 +2,25 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skconvexrelu import ConvexThreeLayerClassifier, ConvexThreeLayerRegressor
+from skconvexrelu import (
+    ConvexThreeLayerClassifier,
+    ConvexThreeLayerClassifierCV,
+    ConvexThreeLayerRegressor,
+    ConvexThreeLayerRegressorCV,
+)
 
 # Small programs keep each of the ~50 checks to a fraction of a second.
 SMALL = dict(beta=1e-3, width=3, n_arrangements=4, random_state=0)
+SMALL_CV = {k: v for k, v in SMALL.items() if k != "beta"}
 
 ESTIMATORS = [
     ConvexThreeLayerRegressor(**SMALL),
     ConvexThreeLayerClassifier(**SMALL),
     ConvexThreeLayerClassifier(loss="hinge", **SMALL),
     ConvexThreeLayerClassifier(loss="squared", **SMALL),
+    ConvexThreeLayerRegressorCV(n_betas=2, cv=2, **SMALL_CV),
+    # the cross-entropy path is checked above; squared keeps the CV checks fast
+    ConvexThreeLayerClassifierCV(n_betas=2, cv=2, loss="squared", **SMALL_CV),
 ]
 
 _WEIGHT_REASON = (

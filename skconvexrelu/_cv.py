@@ -1,0 +1,224 @@
+"""Cross-validated estimators: the ``beta`` path with warm starts, in the style of LassoCV."""
+
+import numbers
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone, is_classifier
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from ._arrangements import sample_configurations
+from ._base import BaseConvexThreeLayer, add_bias_column, fit_context
+from ._classifier import ConvexThreeLayerClassifier
+from ._losses import constant_model, make_loss
+from ._program import ConvexProgram, beta_max
+from ._regressor import ConvexThreeLayerRegressor
+
+_CV_CONSTRAINTS = {
+    **{k: v for k, v in BaseConvexThreeLayer._parameter_constraints.items() if k != "beta"},
+    "betas": ["array-like", None],
+    "n_betas": [Interval(numbers.Integral, 1, None, closed="left")],
+    "eps": [Interval(numbers.Real, 0, 1, closed="neither")],
+    "cv": ["cv_object"],
+    "scoring": [str, callable, None],
+    "n_jobs": [numbers.Integral, None],
+}
+
+
+def beta_grid(estimator, X, y, n_betas=8, eps=1e-3):
+    """A decreasing grid of ``beta`` from the value where the network vanishes.
+
+    The largest value is :func:`skconvexrelu._program.beta_max` on the configurations the
+    estimator samples from ``X`` with its ``random_state``; the smallest is ``eps`` times it.
+    """
+    X = np.asarray(X, dtype=float)
+    est = clone(estimator)
+    Y, loss_name = est._encode_targets(y)
+    w = np.full(len(X), 1.0 / len(X))
+    Xt = add_bias_column(X, est.fit_intercept)
+    conf = sample_configurations(
+        Xt, est.width, est.n_arrangements, check_random_state(est.random_state)
+    )
+    _, R = constant_model(make_loss(loss_name, Y.shape[1]), Y, w, est.fit_intercept)
+    top = beta_max(ConvexProgram(Xt, conf, Y.shape[1]), R)
+    top = top if top > 0 else 1.0
+    return top * np.logspace(0, np.log10(eps), n_betas)
+
+
+def _path_scores(estimator, X, y, sample_weight, train, test, betas, scorer):
+    """Scores on ``test`` along ``betas`` (decreasing), warm-starting each fit."""
+    est = clone(estimator).set_params(warm_start=True)
+    sw = None if sample_weight is None else sample_weight[train]
+    scores = []
+    for beta in betas:
+        est.set_params(beta=beta).fit(X[train], y[train], sample_weight=sw)
+        scores.append(scorer(est, X[test], y[test]))
+    return scores
+
+
+class _CVMixin:
+    """The shared ``fit`` of the CV estimators."""
+
+    _base_class = None
+
+    def _inner(self):
+        params = {
+            k: getattr(self, k)
+            for k in BaseConvexThreeLayer._parameter_constraints
+            if k != "beta"
+        }
+        return self._base_class(**params)
+
+    @fit_context
+    def fit(self, X, y, sample_weight=None):
+        """Fit the path on each fold, pick ``beta`` by CV, refit on all the data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        X, y = validate_data(
+            self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=False
+        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        inner = self._inner()
+        if self.betas is None:
+            betas = beta_grid(inner, X, y, self.n_betas, self.eps)
+        else:
+            betas = np.sort(np.asarray(self.betas, dtype=float).ravel())[::-1]
+            if betas.size == 0 or np.any(betas <= 0):
+                raise ValueError("betas must be a non-empty list of positive values.")
+        cv = check_cv(self.cv, y, classifier=is_classifier(self))
+        scorer = check_scoring(inner, scoring=self.scoring)
+        folds = list(cv.split(X, y))
+        scores = Parallel(n_jobs=self.n_jobs)(
+            delayed(_path_scores)(inner, X, y, sample_weight, train, test, betas, scorer)
+            for train, test in folds
+        )
+        self.betas_ = betas
+        self.cv_scores_ = np.asarray(scores).T  # (n_betas, n_folds)
+        mean = self.cv_scores_.mean(axis=1)
+        self.beta_ = float(betas[int(np.argmax(mean))])
+        final = inner.set_params(beta=self.beta_).fit(X, y, sample_weight=sample_weight)
+        for name, value in vars(final).items():
+            if name.endswith("_") and not name.startswith("__") or name in ("_y_ndim", "_warm"):
+                setattr(self, name, value)
+        return self
+
+
+_CV_DOC = """
+    Cross-validation picks ``beta`` from ``betas`` (by default ``n_betas`` values from the
+    ``beta`` where the network vanishes down to ``eps`` times it). Each fold fits the whole
+    path from the largest ``beta`` down with ``warm_start=True``, reusing the
+    configurations and the previous solution; folds run in parallel with ``n_jobs``
+    (joblib, so a Dask backend works too). The model is then refit on all the data with
+    the chosen ``beta_``.
+
+    Parameters
+    ----------
+    betas : array-like or None, default=None
+        Values of ``beta`` to try; None builds a grid.
+    n_betas : int, default=8
+        Size of the grid when ``betas`` is None.
+    eps : float, default=1e-3
+        Smallest over largest ``beta`` of the grid.
+    cv : int, cross-validation generator or iterable, default=5
+        As in :func:`sklearn.model_selection.cross_val_score`.
+    scoring : str, callable or None, default=None
+        Score to maximize; None uses the estimator's ``score``.
+    n_jobs : int or None, default=None
+        Folds fitted in parallel.
+    **params
+        Every other parameter of the estimator (``width``, ``n_arrangements``,
+        ``loss``, ``solver``, ...), with the same meaning.
+
+    Attributes
+    ----------
+    beta_ : float
+        The chosen ``beta``.
+    betas_ : ndarray of shape (n_betas,)
+        The path, decreasing.
+    cv_scores_ : ndarray of shape (n_betas, n_folds)
+        Test score of each ``beta`` on each fold.
+    coefs_, intercepts_, objective_, n_subnetworks_, ...
+        Those of the model refit with ``beta_``.
+"""
+
+
+def _cv_init(self, params):
+    for key, value in params.items():
+        setattr(self, key, value)
+
+
+class ConvexThreeLayerRegressorCV(_CVMixin, ConvexThreeLayerRegressor):
+    __doc__ = (
+        """Convex three-layer ReLU regressor with ``beta`` chosen by cross-validation.
+"""
+        + _CV_DOC
+        + """
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from skconvexrelu import ConvexThreeLayerRegressorCV
+    >>> X, y = make_regression(n_samples=60, n_features=3, noise=0.5, random_state=0)
+    >>> reg = ConvexThreeLayerRegressorCV(n_betas=3, cv=3, width=3, n_arrangements=4,
+    ...                                   random_state=0).fit(X, y / y.std())
+    >>> reg.cv_scores_.shape
+    (3, 3)
+    """
+    )
+
+    _base_class = ConvexThreeLayerRegressor
+    _parameter_constraints = {
+        **_CV_CONSTRAINTS,
+        "loss": ConvexThreeLayerRegressor._parameter_constraints["loss"],
+    }
+
+    def __init__(self, *, betas=None, n_betas=8, eps=1e-3, cv=5, scoring=None, n_jobs=None,
+                 width=10, n_arrangements=20, loss="squared", solver="auto",
+                 cvxpy_solver=None, fit_intercept=True, max_iter=None, tol=1e-6,
+                 random_state=None, verbose=0, arrangements="random", column_generation=0,
+                 arrangements_per_round=10, max_arrangements=None, max_time=None,
+                 warm_start=False):  # fmt: skip
+        _cv_init(self, {k: v for k, v in locals().items() if k not in ("self", "__class__")})
+
+
+class ConvexThreeLayerClassifierCV(_CVMixin, ConvexThreeLayerClassifier):
+    __doc__ = (
+        """Convex three-layer ReLU classifier with ``beta`` chosen by cross-validation.
+"""
+        + _CV_DOC
+        + """
+    Examples
+    --------
+    >>> from sklearn.datasets import make_moons
+    >>> from skconvexrelu import ConvexThreeLayerClassifierCV
+    >>> X, y = make_moons(n_samples=60, noise=0.1, random_state=0)
+    >>> clf = ConvexThreeLayerClassifierCV(n_betas=3, cv=3, width=3, n_arrangements=4,
+    ...                                    random_state=0).fit(X, y)
+    >>> bool(clf.score(X, y) > 0.8)
+    True
+    """
+    )
+
+    _base_class = ConvexThreeLayerClassifier
+    _parameter_constraints = dict(_CV_CONSTRAINTS)
+
+    def __init__(self, *, betas=None, n_betas=8, eps=1e-3, cv=5, scoring=None, n_jobs=None,
+                 width=10, n_arrangements=20, loss="cross_entropy", solver="auto",
+                 cvxpy_solver=None, fit_intercept=True, max_iter=None, tol=1e-6,
+                 random_state=None, verbose=0, arrangements="random", column_generation=0,
+                 arrangements_per_round=10, max_arrangements=None, max_time=None,
+                 warm_start=False):  # fmt: skip
+        _cv_init(self, {k: v for k, v in locals().items() if k not in ("self", "__class__")})
