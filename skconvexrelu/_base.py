@@ -1,7 +1,6 @@
 """What the regressor and the classifier share: parameters, the fit pipeline, predict."""
 
 import numbers
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
@@ -11,7 +10,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._fit import fit_convex_program
 from ._losses import make_loss
-from ._reconstruction import network_forward, reconstruct_network
+from ._reconstruction import network_forward
+from ._validation import check_feature_scale
 from .solvers import KNOWN_SOLVERS, SOLVERS
 
 
@@ -98,6 +98,7 @@ class BaseConvexThreeLayer(BaseEstimator):
             multi_output=True,
             y_numeric=False,
         )
+        check_feature_scale(X)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
@@ -140,9 +141,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         )
         conf = out.program.conf
         self._warm = (conf, out.U, out.intercept)
-        self.coefs_, self.intercepts_ = reconstruct_network(
-            out.U, out.intercept, conf.signs, self.fit_intercept
-        )
+        self.coefs_, self.intercepts_ = out.coefs, out.intercepts
         self.objective_ = out.objective
         self.objective_path_ = np.asarray(out.objective_path)
         self.certificate_ = out.certificate
@@ -155,8 +154,6 @@ class BaseConvexThreeLayer(BaseEstimator):
         self.stop_criterion_ = out.result.stop_criterion
         self.n_outputs_ = Y.shape[1]
         self.loss_ = loss
-        if not np.all(np.isfinite(self.objective_)):
-            warnings.warn("The solver returned a non-finite objective.", RuntimeWarning)
         return self
 
     # -------------------------------------------------------------------- predict

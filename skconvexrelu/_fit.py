@@ -16,8 +16,9 @@ from tqdm.auto import tqdm
 from ._arrangements import drop_useless, sample_configurations
 from ._column_generation import certificate, dual_point, find_violations, select_new
 from ._program import ConvexProgram
-from ._reconstruction import threshold_blocks
+from ._reconstruction import network_objective, reconstruct_network
 from ._seeding import blocks_from_network, train_seed_network
+from ._validation import check_fit_result
 from .solvers import get_solver, resolve_solver
 
 
@@ -29,6 +30,8 @@ class FitOutcome:
     U: np.ndarray
     intercept: np.ndarray
     objective: float
+    coefs: list
+    intercepts: list
     result: object  # the last SolveResult
     objective_path: list = field(default_factory=list)
     certificate: dict = None
@@ -46,10 +49,36 @@ def _pad(U, n_configurations):
     return np.concatenate([U, np.zeros(shape, dtype=U.dtype)], axis=2)
 
 
-def _round_off_tolerance(Xt, Y):
-    """Columns whose whole effect on the outputs is below 1e-7 of the targets' scale."""
-    row_norm = float(np.sqrt((Xt * Xt).sum(axis=1)).max(initial=0.0))
-    return 1e-7 * max(1.0, float(np.abs(Y).max(initial=0.0))) / max(row_norm, 1e-300)
+def _finish(program, U, intercept, loss, Y, w, beta, fit_intercept, solver):
+    """Drop round-off columns, rebuild the network, and make ``objective`` describe it.
+
+    A column is round-off when its effect on the outputs, ``max_i |Xt u_j|``, is below
+    1e-7 of the targets' scale (or 1e-6 of the largest column's effect). The objective
+    returned is the convex objective at the returned point; when the solver's point
+    violates the cone constraints (an early stop), the rebuilt network computes something
+    slightly different, and then the network's own objective is returned, with a warning.
+    """
+    effect = np.abs(program.first_layer(U)).max(axis=0, initial=0.0)  # (o, 2, P, m)
+    limit = max(1e-6 * effect.max(initial=0.0), 1e-7 * max(1.0, float(np.abs(Y).max())))
+    U = np.where((effect <= limit)[:, :, :, None, :], 0.0, U).astype(program.dtype)
+    intercept = np.asarray(intercept, dtype=program.dtype)
+    objective = program.objective(U, intercept, loss, Y, w, beta)
+    coefs, intercepts = reconstruct_network(U, intercept, program.conf.signs, fit_intercept)
+    Xin = program.Xt[:, :-1] if fit_intercept else program.Xt
+    net_objective = network_objective(coefs, intercepts, Xin, Y, w, loss, beta)
+    check_fit_result(coefs, intercepts, objective, solver=solver)
+    if not abs(net_objective - objective) <= 1e-6 * max(abs(objective), 1e-12):
+        warnings.warn(
+            f"The solution of {solver} violates the cone constraints by "
+            f"{program.cone_violation(U):.3g}, so the rebuilt network's objective "
+            f"({net_objective:.6g}) differs from the convex objective ({objective:.6g}); "
+            "objective_ is the network's. Increase max_iter or tighten tol, or "
+            "standardize the features.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+        objective = net_objective
+    return U, intercept, float(objective), coefs, intercepts
 
 
 def _current_subnetworks(U, signs):
@@ -165,15 +194,15 @@ def fit_convex_program(
             )
             cert = certificate(loss, V, Y, w, beta, result.objective, found.max_value)
 
-    U = threshold_blocks(result.U, atol=_round_off_tolerance(Xt, Y))
-    intercept = np.asarray(result.intercept, dtype=Xt.dtype)
-    objective = program.objective(U, intercept, loss, Y, w, beta)
+    U, intercept, objective, coefs, intercepts = _finish(
+        program, result.U, result.intercept, loss, Y, w, beta, fit_intercept, result.solver
+    )
     if seed_net is not None:
         # the seed network is a feasible point: never return anything worse
         U_seed, b_seed = blocks_from_network(seed_net, program)
-        seed_value = program.objective(U_seed, b_seed, loss, Y, w, beta)
-        if seed_value < objective:
-            U, intercept, objective = U_seed, b_seed, seed_value
+        seed = _finish(program, U_seed, b_seed, loss, Y, w, beta, fit_intercept, "seed")
+        if seed[2] < objective:
+            U, intercept, objective, coefs, intercepts = seed
     if cert is not None:
         gap = float(objective - cert["lower_bound"])
         cert.update(objective=float(objective), gap=gap, relative_gap=gap / abs(objective))
@@ -182,6 +211,8 @@ def fit_convex_program(
         U=U,
         intercept=intercept,
         objective=float(objective),
+        coefs=coefs,
+        intercepts=intercepts,
         result=result,
         objective_path=path,
         certificate=cert,

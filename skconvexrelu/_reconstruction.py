@@ -12,22 +12,6 @@ The network is returned in scikit-learn's MLP layout (``coefs_``, ``intercepts_`
 import numpy as np
 
 
-def threshold_blocks(U, rtol=1e-6, atol=0.0):
-    """Zero columns whose norm is below ``max(rtol * largest column norm, atol)``.
-
-    Interior-point solvers return ``1e-8``-sized values where the exact solution is
-    zero; zeroing them keeps the rebuilt network as small as the solution really is.
-    """
-    norms = np.sqrt(np.einsum("...dm,...dm->...m", U, U))
-    top = norms.max(initial=0.0)
-    if top == 0.0:
-        return U
-    U = U.copy()
-    small = norms <= max(rtol * top, atol)
-    U[np.broadcast_to(small[..., None, :], U.shape)] = 0.0
-    return U
-
-
 def reconstruct_network(U, intercept, signs, fit_bias):
     """Build the network of Proposition 1 from the blocks ``U``.
 

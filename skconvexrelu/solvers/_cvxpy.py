@@ -203,6 +203,10 @@ def solve_cvxpy(
     """
     import cvxpy as cp
 
+    from .._validation import check_cvxpy_size
+
+    P, m = program.conf.signs.shape
+    check_cvxpy_size(program.n_samples, program.n_features, m, P, program.n_outputs)
     problem, V, b = build_problem(program, loss, Y, w, beta, fit_intercept)
     errors = []
     for name, extra in choose_cvxpy_solvers(cvxpy_solver):
