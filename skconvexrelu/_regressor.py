@@ -103,7 +103,7 @@ _ATTRS_DOC = """
         configurations seeded the program (``objective_`` is never above it).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 """
 
