@@ -54,14 +54,25 @@ def run(X, y, beta, width, n_arrangements, solver, arrangements, column_generati
     adam = []
     for seed in range(seeds):
         _, hist = train_adam(
-            Xt, y[:, None], w, SquaredLoss(), beta, n_subnetworks=10, width=width,
-            n_steps=10**7, learning_rate=1e-2, random_state=seed, max_time=budget,
+            Xt,
+            y[:, None],
+            w,
+            SquaredLoss(),
+            beta,
+            n_subnetworks=10,
+            width=width,
+            n_steps=10**7,
+            learning_rate=1e-2,
+            random_state=seed,
+            max_time=budget,
         )
         adam.append(float(np.min(hist["objective"])))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t1 = time.perf_counter()
-        mlp = MLPRegressor(hidden_layer_sizes=(10 * width, 10), alpha=beta, max_iter=2000, random_state=0)
+        mlp = MLPRegressor(
+            hidden_layer_sizes=(10 * width, 10), alpha=beta, max_iter=2000, random_state=0
+        )
         mlp.fit(X, y)
         mlp_time = time.perf_counter() - t1
     mlp_mse = float(np.mean((mlp.predict(X) - y) ** 2))
@@ -83,8 +94,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[100, 400])
     parser.add_argument("--uci", default=None, help="a bundled UCI data set instead")
-    parser.add_argument("--beta-paper", type=float, default=0.01,
-                        help="the paper's (unnormalized) beta; divided by n here")
+    parser.add_argument(
+        "--beta-paper",
+        type=float,
+        default=0.01,
+        help="the paper's (unnormalized) beta; divided by n here",
+    )
     parser.add_argument("--width", type=int, default=10)
     parser.add_argument("--n-arrangements", type=int, default=20)
     parser.add_argument("--solver", default="auto")
@@ -104,8 +119,17 @@ def main(argv=None):
     print(header)
     print("-" * len(header))
     for name, X, y in datasets:
-        r = run(X, y, args.beta_paper / len(y), args.width, args.n_arrangements, args.solver,
-                args.arrangements, args.column_generation, args.seeds)
+        r = run(
+            X,
+            y,
+            args.beta_paper / len(y),
+            args.width,
+            args.n_arrangements,
+            args.solver,
+            args.arrangements,
+            args.column_generation,
+            args.seeds,
+        )
         print(
             f"{name:<22}{r['solver']:<20}{r['convex_objective']:>10.5f}{r['convex_time']:>8.1f}"
             f"{r['subnetworks']:>4}{r['adam_best']:>11.5f}{r['adam_median']:>10.5f}"

@@ -3,7 +3,7 @@
 At a solution of the program over the current configurations, the dual point is
 ``V = -grad L(F)``. A configuration ``c`` whose dual constraint
 
-    max over feasible blocks u of  |<V_o, sigma D2_c sum_j s_cj D1_cj Xt u_j>| / sum_j ||u_j||  <=  beta
+    max over feasible u:  |<V_o, sigma D2_c sum_j s_cj D1_cj Xt u_j>| / sum_j ||u_j||  <=  beta
 
 is violated would lower the objective if added. In the network's own parameters the left
 side is the largest ``|<V_o, relu(relu(Xt W1) w2)>|`` over one sub-network with

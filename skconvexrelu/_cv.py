@@ -112,7 +112,11 @@ class _CVMixin:
         self.beta_ = float(betas[int(np.argmax(mean))])
         final = inner.set_params(beta=self.beta_).fit(X, y, sample_weight=sample_weight)
         for name, value in vars(final).items():
-            if name.endswith("_") and not name.startswith("__") or name in ("_y_ndim", "_warm"):
+            if (
+                name.endswith("_")
+                and not name.startswith("__")
+                or name in ("_y_ndim", "_warm")
+            ):
                 setattr(self, name, value)
         return self
 

@@ -19,7 +19,7 @@ from ._program import ConvexProgram
 from ._reconstruction import network_objective, reconstruct_network
 from ._seeding import blocks_from_network, train_seed_network
 from ._validation import check_fit_result
-from .solvers import get_solver, resolve_solver
+from .solvers import SolverError, get_solver, resolve_solver
 
 
 @dataclass
@@ -148,9 +148,32 @@ def fit_convex_program(
         if name != "cvxpy":
             options.pop("cvxpy_solver", None)
             options.update(U0=U0, b0=b0)
-        return get_solver(name)(
-            program, loss, Y, w, beta, fit_intercept, max_time=remaining(), **options
-        )
+        try:
+            return get_solver(name)(
+                program, loss, Y, w, beta, fit_intercept, max_time=remaining(), **options
+            )
+        except np.linalg.LinAlgError as exc:
+            if name == "cvxpy" or solver != "auto":
+                raise SolverError(
+                    f"The {name} solver failed numerically ({exc}). Standardize the "
+                    "features (StandardScaler), use a larger beta, or try "
+                    "solver='cvxpy'."
+                ) from exc
+            warnings.warn(
+                f"The native solver failed numerically ({exc}); solving with cvxpy.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+            return get_solver("cvxpy")(
+                program,
+                loss,
+                Y,
+                w,
+                beta,
+                fit_intercept,
+                max_time=remaining(),
+                **solver_options,
+            )
 
     program = ConvexProgram(Xt, conf, Y.shape[1], dtype=Xt.dtype)
     result = solve(program, U0 if U0 is None else _pad(U0, conf.n_configurations), b0)

@@ -62,7 +62,9 @@ class SquaredLoss(Loss):
     def cvxpy(self, F, Y, w):
         import cvxpy as cp
 
-        return 0.5 * cp.sum(cp.multiply(np.repeat(w[:, None], Y.shape[1], 1), cp.square(F - Y)))
+        return 0.5 * cp.sum(
+            cp.multiply(np.repeat(w[:, None], Y.shape[1], 1), cp.square(F - Y))
+        )
 
 
 class HingeLoss(Loss):
@@ -135,10 +137,7 @@ class SoftmaxLoss(Loss):
     def dual(self, V, Y, w):
         # with Q = Y - V / w in the simplex: -L*(-V) = -sum_i w_i sum_k Q_ik log Q_ik
         Q = Y - V / w[:, None]
-        if (
-            np.any(Q < -1e-12)
-            or np.any(np.abs(Q.sum(axis=1) - 1.0) > 1e-9)
-        ):
+        if np.any(Q < -1e-12) or np.any(np.abs(Q.sum(axis=1) - 1.0) > 1e-9):
             return -np.inf
         Q = np.clip(Q, 0.0, 1.0)
         return float(-w @ np.sum(xlogy(Q, Q), axis=1))

@@ -22,8 +22,15 @@ def train_seed_network(Xt, Y, w, loss, beta, width, fit_intercept, random_state,
     """Train the non-convex network briefly; return it, its objective and configurations."""
     params = {**SEED_ADAM, **adam}
     net, _ = train_adam(
-        Xt, Y, w, loss, beta, width=width, fit_intercept=fit_intercept,
-        random_state=random_state, **params,
+        Xt,
+        Y,
+        w,
+        loss,
+        beta,
+        width=width,
+        fit_intercept=fit_intercept,
+        random_state=random_state,
+        **params,
     )
     return net, objective(net, Xt, Y, w, loss, beta), network_configurations(net, Xt)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from skconvexrelu import ConvexThreeLayerClassifier, ConvexThreeLayerRegressor
-from skconvexrelu._arrangements import drop_useless, sample_configurations
+from skconvexrelu._arrangements import drop_useless
 from skconvexrelu._column_generation import dual_point, search_subnetworks
 from skconvexrelu._losses import HingeLoss, LogisticLoss, SoftmaxLoss, SquaredLoss
 from skconvexrelu._nonconvex import objective, train_adam
@@ -21,7 +21,8 @@ def _teacher(n=40, d=3, seed=0):
 
 
 @pytest.mark.parametrize(
-    "loss,Y_kind", [(SquaredLoss(), "real"), (LogisticLoss(), "pm1"), (SoftmaxLoss(), "onehot")]
+    "loss,Y_kind",
+    [(SquaredLoss(), "real"), (LogisticLoss(), "pm1"), (SoftmaxLoss(), "onehot")],
 )
 def test_trained_network_is_a_feasible_point_no_better_than_its_blocks(loss, Y_kind):
     X, y = _teacher()
@@ -90,7 +91,14 @@ def test_column_generation_lowers_the_objective_and_certifies_it():
     Xt = np.hstack([X, np.ones((n, 1))])
     for seed in range(3):
         net, _ = train_adam(
-            Xt, y[:, None], np.full(n, 1 / n), SquaredLoss(), beta, 10, 7, 1500,
+            Xt,
+            y[:, None],
+            np.full(n, 1 / n),
+            SquaredLoss(),
+            beta,
+            10,
+            7,
+            1500,
             random_state=seed,
         )
         assert objective(net, Xt, y[:, None], np.full(n, 1 / n), SquaredLoss(), beta) >= (
@@ -150,7 +158,11 @@ def test_search_ascends_from_its_starting_points():
 def test_max_arrangements_caps_the_growth():
     X, y = _teacher()
     reg = ConvexThreeLayerRegressor(
-        beta=1e-3, width=3, n_arrangements=5, column_generation=5, max_arrangements=8,
+        beta=1e-3,
+        width=3,
+        n_arrangements=5,
+        column_generation=5,
+        max_arrangements=8,
         random_state=0,
     ).fit(X, y)
     assert reg.n_arrangements_ <= 8
@@ -159,7 +171,11 @@ def test_max_arrangements_caps_the_growth():
 def test_warm_start_reuses_configurations():
     X, y = _teacher()
     reg = ConvexThreeLayerRegressor(
-        beta=1e-2, width=3, n_arrangements=5, column_generation=2, warm_start=True,
+        beta=1e-2,
+        width=3,
+        n_arrangements=5,
+        column_generation=2,
+        warm_start=True,
         random_state=0,
     ).fit(X, y)
     grown = reg.n_arrangements_

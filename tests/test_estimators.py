@@ -7,15 +7,16 @@ import pytest
 from scipy.special import log_expit, logsumexp
 from sklearn.base import clone
 from sklearn.datasets import make_blobs, make_regression
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skconvexrelu import ConvexThreeLayerClassifier, ConvexThreeLayerRegressor
+from skconvexrelu._arrangements import sample_configurations
 from skconvexrelu._base import add_bias_column
 from skconvexrelu._losses import constant_model, make_loss
 from skconvexrelu._program import ConvexProgram, beta_max
-from skconvexrelu._arrangements import sample_configurations
 from skconvexrelu.solvers import mosek_license_available
 
 SMALL = dict(width=4, n_arrangements=6, random_state=0)
@@ -90,14 +91,41 @@ def _fit_case(kind, loss, k, fit_intercept=True, sample_weight=None, **params):
     return est.fit(X, y, sample_weight=sample_weight), X, y
 
 
+@pytest.mark.parametrize("solver", ["cvxpy", "native"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("kind,loss,k", CASES)
-def test_network_objective_equals_convex_optimum(kind, loss, k, fit_intercept):
-    est, X, y = _fit_case(kind, loss, k, fit_intercept)
+def test_network_objective_equals_convex_optimum(kind, loss, k, fit_intercept, solver):
+    est, X, y = _fit_case(kind, loss, k, fit_intercept, solver=solver)
     assert est.solver_status_ == "optimal"
+    assert est.solver_.startswith(solver)
     assert est.n_subnetworks_ > 0
     recomputed = _objective_from_network(est, X, y)
     assert recomputed == pytest.approx(est.objective_, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind,loss,k", CASES)
+def test_native_solver_matches_cvxpy_on_the_same_configurations(kind, loss, k):
+    ref, X, y = _fit_case(kind, loss, k, solver="cvxpy", tol=1e-8)
+    nat, _, _ = _fit_case(kind, loss, k, solver="native", tol=1e-8)
+    assert nat.n_arrangements_ == ref.n_arrangements_
+    assert nat.objective_ == pytest.approx(ref.objective_, rel=1e-4)
+
+
+def test_auto_falls_back_to_cvxpy_when_the_native_solver_fails(monkeypatch):
+    import skconvexrelu.solvers as solvers
+    from skconvexrelu.solvers import SolverError
+
+    def broken(*args, **kwargs):
+        raise np.linalg.LinAlgError("Matrix is not positive definite")
+
+    monkeypatch.setattr(solvers, "AUTO_NATIVE_SIZE", 0)
+    monkeypatch.setattr(solvers, "_load_native", lambda: broken)
+    X, y = _regression(n=30)
+    with pytest.warns(ConvergenceWarning, match="native solver failed numerically"):
+        reg = ConvexThreeLayerRegressor(**SMALL).fit(X, y)
+    assert reg.solver_ == "cvxpy:CLARABEL"
+    with pytest.raises(SolverError, match="failed numerically.*StandardScaler"):
+        ConvexThreeLayerRegressor(solver="native", **SMALL).fit(X, y)
 
 
 @pytest.mark.parametrize("kind,loss,k", CASES[:1] + CASES[-2:])
@@ -140,11 +168,13 @@ def test_larger_beta_gives_fewer_subnetworks():
         ConvexThreeLayerRegressor(beta=beta, **SMALL).fit(X, y).n_subnetworks_
         for beta in (1e-4, 1e-2, 1e-1, 0.5)
     ]
-    assert all(a >= b for a, b in zip(counts, counts[1:])), counts
+    assert all(a >= b for a, b in zip(counts, counts[1:], strict=False)), counts
     assert counts[0] > counts[-1]
 
 
-@pytest.mark.parametrize("loss,centers", [("squared", None), ("hinge", 2), ("cross_entropy", 3)])
+@pytest.mark.parametrize(
+    "loss,centers", [("squared", None), ("hinge", 2), ("cross_entropy", 3)]
+)
 def test_beta_above_its_maximum_gives_the_zero_network(loss, centers):
     if centers is None:
         X, y = _regression(n=50)
@@ -189,11 +219,11 @@ def test_pickle_round_trip_and_reproducibility():
     X, y = _classification(n=50, centers=3)
     a = ConvexThreeLayerClassifier(**SMALL).fit(X, y)
     b = ConvexThreeLayerClassifier(**SMALL).fit(X, y)
-    for ca, cb in zip(a.coefs_, b.coefs_):
+    for ca, cb in zip(a.coefs_, b.coefs_, strict=True):
         np.testing.assert_array_equal(ca, cb)
     restored = pickle.loads(pickle.dumps(a))
     np.testing.assert_array_equal(restored.predict_proba(X), a.predict_proba(X))
-    for ca, cr in zip(a.coefs_, restored.coefs_):
+    for ca, cr in zip(a.coefs_, restored.coefs_, strict=True):
         np.testing.assert_array_equal(ca, cr)
 
 

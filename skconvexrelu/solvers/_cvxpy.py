@@ -127,7 +127,11 @@ def build_problem(program, loss, Y, w, beta, fit_intercept=True):
             f_o = f_o + sigma * cp.sum(cp.multiply(D2, G), axis=1)
             penalty = penalty + cp.sum(cp.norm(V[o][s], 2, axis=0))
         columns.append(f_o)
-    F = cp.vstack(columns).T if program.n_outputs > 1 else cp.reshape(columns[0], (n, 1), order="C")
+    F = (
+        cp.vstack(columns).T
+        if program.n_outputs > 1
+        else cp.reshape(columns[0], (n, 1), order="C")
+    )
     b = cp.Variable(program.n_outputs) if fit_intercept else None
     if b is not None:
         if isinstance(loss, SoftmaxLoss):
@@ -254,4 +258,4 @@ def solve_cvxpy(
         stop_criterion=gap,
         history=[objective],
         solver=f"cvxpy:{name}",
-        )
+    )

@@ -1,0 +1,109 @@
+"""Native interior-point solver against cvxpy + Clarabel on the paper's teacher data.
+
+Data (design notes, section 5): ``X ~ N(0, I)`` with ``d = 10`` features, targets from a
+random three-layer ReLU teacher of width 10, a first-layer bias column, ``width = 10``,
+``P = 20`` sampled configurations, ``beta = 0.01 / n`` (the paper's unnormalized 0.01).
+Both solvers run in this one process on the same program; the table reports wall-clock
+times, objectives, their relative difference and the speed-up.
+
+Examples
+--------
+    python benchmarks/bench_native_vs_cvxpy.py                      # n = 100, 400
+    python benchmarks/bench_native_vs_cvxpy.py --n 100 400 1600 --cvxpy-max-n 400
+    python benchmarks/bench_native_vs_cvxpy.py --loss hinge cross_entropy --n 100
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+
+from skconvexrelu._arrangements import sample_configurations
+from skconvexrelu._losses import make_loss
+from skconvexrelu._program import ConvexProgram
+from skconvexrelu.solvers._native import solve_native
+
+
+def teacher_problem(
+    n, d=10, width=10, n_arrangements=20, loss="squared", n_classes=2, seed=0, dtype=np.float64
+):
+    """``(program, loss, Y, w, beta)`` for the paper's synthetic teacher data."""
+    teacher = np.random.default_rng(seed)  # the same teacher whatever n
+    W1 = teacher.standard_normal((d, width))
+    w2 = teacher.standard_normal(width)
+    X = np.random.default_rng([seed, n]).standard_normal((n, d))
+    y = np.maximum(np.maximum(X @ W1, 0.0) @ w2, 0.0)  # relu(relu(X W1) w2) w3, w3 = 1
+    Xt = np.hstack([X, np.ones((n, 1))])
+    conf = sample_configurations(Xt, width, n_arrangements, random_state=seed)
+    if loss == "squared":
+        Y = y[:, None]
+    elif n_classes == 2:
+        Y = np.where(y > np.median(y), 1.0, -1.0)[:, None]
+    else:
+        labels = np.digitize(y, np.quantile(y, np.linspace(0, 1, n_classes + 1)[1:-1]))
+        Y = np.eye(n_classes)[labels]
+        if loss == "hinge":
+            Y = 2.0 * Y - 1.0
+    program = ConvexProgram(Xt, conf, n_outputs=Y.shape[1], dtype=dtype)
+    w = np.full(n, 1.0 / n)
+    return program, make_loss(loss, Y.shape[1]), Y, w, 0.01 / n
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[100, 400])
+    parser.add_argument(
+        "--loss", nargs="+", default=["squared"], choices=["squared", "hinge", "cross_entropy"]
+    )
+    parser.add_argument(
+        "--classes", type=int, default=2, help="classes for hinge/cross-entropy"
+    )
+    parser.add_argument("--tol", type=float, default=1e-6, help="native solver tolerance")
+    parser.add_argument(
+        "--cvxpy-max-n",
+        type=int,
+        default=1600,
+        help="skip cvxpy above this n (Clarabel takes ~10 min at n=1600)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    head = (
+        f"{'loss':>13} {'n':>6} {'native s':>9} {'iters':>5} {'native obj':>14} "
+        f"{'cvxpy s':>9} {'cvxpy obj':>14} {'rel diff':>9} {'speed-up':>8}"
+    )
+    print(head)
+    print("-" * len(head))
+    for loss_name in args.loss:
+        for n in args.n:
+            program, loss, Y, w, beta = teacher_problem(
+                n, loss=loss_name, n_classes=args.classes, seed=args.seed
+            )
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = solve_native(program, loss, Y, w, beta, tol=args.tol)
+            t_native = time.perf_counter() - t0
+            line = (
+                f"{loss_name:>13} {n:>6} {t_native:>9.2f} {res.n_iter:>5} "
+                f"{res.objective:>14.8g}"
+            )
+            if n <= args.cvxpy_max_n:
+                from skconvexrelu.solvers._cvxpy import solve_cvxpy
+
+                t0 = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ref = solve_cvxpy(program, loss, Y, w, beta)
+                t_cvx = time.perf_counter() - t0
+                rel = (res.objective - ref.objective) / abs(ref.objective)
+                line += (
+                    f" {t_cvx:>9.2f} {ref.objective:>14.8g} {rel:>9.1e} "
+                    f"{t_cvx / t_native:>7.1f}x"
+                )
+            print(line + ("" if res.status == "optimal" else f"  [{res.status}]"), flush=True)
+
+
+if __name__ == "__main__":
+    main()

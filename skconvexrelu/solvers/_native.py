@@ -1,0 +1,587 @@
+# ruff: noqa: B023  (the closures below are only called within the iteration that defines them)
+"""The native solver: a structured primal-dual interior-point method.
+
+Algorithm (``solver="native:ipm-pcg"``)
+---------------------------------------
+The program of the design notes (section 2) is solved in the form::
+
+    min_{U, b}  L(J U + b) + beta * sum_j ||u_j||    s.t.  G U >= 0
+
+where ``J`` is the forward map and ``G`` stacks the first-layer (``A1 * X~ u_j >= 0``) and
+second-layer (``A2 * g >= 0``) cone constraints. It is an infeasible-start primal-dual
+path-following method:
+
+- the linear cone constraints get slacks ``s >= 0`` and multipliers ``lambda >= 0`` with
+  ``s * lambda -> mu`` (Newton on the perturbed KKT system);
+- each group norm is replaced by its barrier smoothing
+  ``psi_mu(u) = min_t beta t - mu log(t^2 - ||u||^2)`` (closed form): the primal barrier
+  treatment of its second-order cone, exact as ``mu -> 0``;
+- the hinge loss gets epigraph variables ``xi >= 0``, ``xi >= 1 - y f`` with their own
+  slacks and multipliers (primal-dual, eliminated per sample in closed form);
+- Mehrotra predictor-corrector steps (centering ``sigma = (mu_aff / mu)^3``) plus up to
+  three Gondzio centrality correctors, a common primal and dual step with fraction to the
+  boundary 0.99-0.995; the primal residual ``G U - s`` shrinks by ``(1 - step)`` at each
+  step and vanishes after a full step.
+
+The Newton system ``(J^T D J + G^T (lambda/s) G + H_psi) dU = rhs`` (the intercept is
+eliminated exactly through its ``o x o`` Schur complement) is solved matrix-free by
+preconditioned conjugate gradients: each product costs one ``X~ @ (d~, K)`` and one
+``X~^T @ (n, K)`` product (``K = 2 P m`` columns per output), so the
+``n x (2 P m d~)`` feature matrix is never formed. The preconditioner
+(:class:`~skconvexrelu.solvers._native_ops.Preconditioner`) is the exact inverse of the
+Newton matrix up to the softmax coupling between outputs: the barrier and group-norm
+terms are block diagonal over the blocks ``(o, sigma, c)`` (``m d~`` square, formed in
+``O(n m^2 d~^2)`` with symmetric packing) and the loss term enters by the Woodbury
+identity through a capacitance matrix in sample space (``n x n``, small ``n``) or in
+variable space (``P m d~`` square, formed in ``O(n (P m d~)^2)`` by chunks of samples:
+linear in ``n``), whichever is cheaper. CG then takes one to a few steps, so an
+iteration costs about one preconditioner build plus five cheap solves (predictor,
+Mehrotra corrector and up to three Gondzio centrality correctors).
+
+Not covered: very wide blocks. The blocks are dense ``m d~`` squares, so for image-sized
+inputs (``d~ = 785``, ``m = 5``: 3925-square blocks) the working memory exceeds what a
+workstation has and :func:`solve_native` raises ``MemoryError`` up front (see
+:func:`estimate_memory`).
+
+Stopping rule
+-------------
+Two measures are computed at every iterate; the solver stops (``status="optimal"``) when
+the cone violation ``max(-G U, 0) / max|X~ U|`` is at most ``feas_tol`` (``1e-10`` in
+float64, ``1e-6`` in float32) and the smaller of the two is at most ``tol``:
+
+1. a certified relative duality gap ``(P - D) / |P|``. With ``r = -grad L(F + b)`` (for
+   the hinge, its multipliers ``nu y`` balanced so that ``sum_i r_i = 0``; for the other
+   losses the intercept is polished so that ``sum_i r_i = 0``) and the current cone
+   multipliers ``lambda >= 0`` (those of the first layer re-chosen column by column by
+   non-negative least squares near the end), every column must satisfy
+   ``||(J^T r + G^T lambda)_j|| <= beta``; dividing ``(r, lambda)`` by
+   ``gamma = max(1, max_j ||(J^T r + G^T lambda)_j|| / beta)`` makes the pair dual
+   feasible, so ``D = loss.dual(r / gamma)`` is a lower bound on the optimum of the
+   program (weak duality, design notes section 4) and ``P - D`` bounds the
+   suboptimality of the returned point;
+2. a KKT residual: ``max(N mu / |P|, ||grad_U L_mu - G^T lambda|| / (beta sqrt(#columns)),
+   |sum_i r_i| / sum_i |r_i|)``: complementarity gap, stationarity (relative to the
+   penalty weight) and intercept stationarity, as conic interior-point solvers measure
+   them.
+
+``stop_criterion`` is ``max(min(gap, KKT residual), violation / feas_tol * tol)`` at the
+returned point, which is the best iterate by that criterion (its objective is computed at
+that point). In float32 the products with the data run in float32 (the slacks and
+multipliers are kept in float64 and the certificate is evaluated in float64) and the
+tolerance is floored at ``1e-3``; if the criterion stops improving once the barrier
+parameter is negligible, the solver stops (``status="stalled"``) with a
+ConvergenceWarning.
+"""
+
+import os
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from ._base import SolveResult
+from ._native_linalg import _cg, _improve_dual, _max_step
+from ._native_losses import LossModel
+from ._native_ops import Operator, Preconditioner
+
+ALGO = "native:ipm-pcg"
+#: smallest centering parameter of the Mehrotra corrector
+SIGMA_MIN = 1e-3
+#: at most this many Gondzio centrality correctors per iteration
+MAX_CORRECTORS = 3
+#: keep the smoothing of the norms (and its preconditioner) between predictor and correctors
+CORRECTOR_SAME_SMOOTHING = True
+#: conjugate-gradient steps per Newton solve (an inexact direction is still usable)
+CG_MAXITER = 200
+
+
+def _available_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return None
+
+
+def estimate_memory(program):
+    """Bytes of working memory the native solver needs for ``program`` (an estimate).
+
+    About 30 float64 arrays of the size of the first layer (``n x o 2 P m``) for the
+    slacks, multipliers, directions and products, the block factors (``o 2 P`` squares of
+    side ``m d~``), the packed data products and the exact capacitance matrix (``n x n``
+    or ``P m d~`` square, whichever the preconditioner uses).
+    """
+    n, d = program.Xt.shape
+    o, _, P, _, m = program.shape
+    K = o * 2 * P * m
+    md = m * d
+    k_dim = P * md
+    T = d * (d + 1) // 2
+    chunk = min(n, 2048)
+    state = 30 * n * K * 8
+    blocks = 5 * o * 2 * P * md * md * 8
+    packed = chunk * (T + o * 2 * P * m * (m + 1) // 2 + K) * 8
+    if n * n * k_dim + n**3 / 3 <= n * k_dim**2 / 2 + k_dim**3 / 3:
+        cap = 2 * n * n * 8 + 2 * n * k_dim * 8
+    else:
+        cap = 4 * k_dim * k_dim * 8 + chunk * k_dim * 8
+    return int(state + blocks + packed + o * cap + 2 * n * d * 8)
+
+
+def solve_native(
+    program,
+    loss,
+    Y,
+    w,
+    beta,
+    fit_intercept=True,
+    max_iter=200,
+    tol=1e-6,
+    U0=None,
+    b0=None,
+    verbose=0,
+    max_time=None,
+):
+    """Solve the convex program with the structured interior-point method.
+
+    See the module docstring for the algorithm and the stopping rule.
+
+    Parameters
+    ----------
+    program : ConvexProgram
+    loss : Loss
+    Y : ndarray of shape (n, n_outputs)
+    w : ndarray of shape (n,)
+        Normalized sample weights (summing to one).
+    beta : float
+    fit_intercept : bool, default=True
+    max_iter : int or None, default=200
+        Maximum number of interior-point (Newton) iterations (None means 200).
+    tol : float, default=1e-6
+        Relative duality gap at which to stop (floored at 1e-3 in float32).
+    U0, b0 : ndarray, optional
+        Warm start. When ``U0`` is the solution this solver last returned for the same
+        program, its dual variables are reused too.
+    verbose : int, default=0
+        1: a progress bar with the objective, the certified gap, the cone violation and
+        the barrier parameter; 2: one printed line per iteration instead.
+    max_time : float, optional
+        Time budget in seconds; the best iterate is returned when it is exceeded.
+
+    Returns
+    -------
+    SolveResult
+    """
+    from tqdm.auto import tqdm
+
+    t_start = time.perf_counter()
+    dtype = np.dtype(program.dtype)
+    f32 = dtype == np.float32
+    tol_eff = max(float(tol), 1e-3) if f32 else float(tol)
+    feas_tol = 1e-6 if f32 else 1e-10
+    need = estimate_memory(program)
+    avail = _available_memory()
+    if avail is not None and need > avail:
+        raise MemoryError(
+            f"The native solver needs about {need / 2**30:.1f} GiB of working memory for this "
+            f"program (n={program.n_samples}, shape {program.shape}) but only "
+            f"{avail / 2**30:.1f} GiB is available (its dense blocks are m*d~ = "
+            f"{program.shape[3] * program.shape[4]} wide); use fewer features (e.g. a PCA "
+            "projection), a smaller width, fewer configurations or a smaller sample."
+        )
+
+    op = Operator(program)
+
+    def apply64(V):
+        """Cone slacks and outputs (computed in the working precision) as float64."""
+        return tuple(a.astype(np.float64, copy=False) for a in op.apply(V))
+
+    # the certificate is computed in float64 whatever the working precision
+    opc = op if dtype == np.float64 else Operator(program, np.float64)
+    Y = np.asarray(Y, dtype=np.float64).reshape(op.n, -1)
+    w = np.asarray(w, dtype=np.float64)
+    lm = LossModel(loss, Y, w)
+    beta = float(beta)
+    o = op.o
+    M1, M2 = op.M1f, op.M2f
+    N = float(M1.sum() * o * 2 + M2.sum() * o * 2) + 1.0
+
+    # ------------------------------------------------------------ initial point
+    U = program.zeros() if U0 is None else np.array(U0, dtype=dtype).reshape(program.shape)
+    if fit_intercept:
+        b = np.zeros(o) if b0 is None else np.array(b0, dtype=np.float64).reshape(o)
+    else:
+        b = np.zeros(o)
+    Gs1, Gs2, F = apply64(U)
+    if fit_intercept and b0 is None:
+        b = lm.polish_intercept(F.astype(np.float64), b)
+    Rres = Y - (F + b) if lm.kind == "squared" else Y
+    yscale = float(np.sqrt(np.sum(w[:, None] * Rres**2) / max(o, 1))) or 1.0
+    warm = getattr(program, "_native_warm", None)
+    warm = (
+        warm
+        if (
+            U0 is not None
+            and warm is not None
+            and warm[0].shape == U.shape
+            and np.array_equal(warm[0], U)
+        )
+        else None
+    )
+    if warm is not None:
+        s1, s2, l1, l2 = (a.copy() for a in warm[1:5])
+    else:
+        zs = float(np.max(np.abs(Gs1))) if U0 is not None else 0.0
+        theta = max(yscale, zs * 0.1, 1e-8)
+        lam0 = yscale / op.n
+        if U0 is not None and zs > 0:  # warm primal start: begin closer to the path
+            theta = max(1e-3 * zs, 1e-8)
+        s1 = np.maximum(Gs1, theta) * M1 + (1 - M1)
+        s2 = np.maximum(Gs2, theta) * M2 + (1 - M2)
+        l1 = lam0 * theta / s1 * M1
+        l2 = lam0 * theta / s2 * M2
+
+    # hinge: epigraph variables xi >= 0, sb = xi - 1 + y f >= 0 with multipliers na, nb
+    hinge = lm.kind == "hinge"
+    if hinge:
+        Wm = lm.W
+        MH = (Wm > 0).astype(np.float64)
+        h0 = 1.0 - Y * (F.astype(np.float64) + b)
+        xi = (np.maximum(h0, 0.0) + 1.0) * MH + (1 - MH)
+        sb = (xi - h0) * MH + (1 - MH)
+        na = 0.5 * Wm
+        nb = 0.5 * Wm
+        if warm is not None and warm[5] is not None and warm[5][0].shape == Wm.shape:
+            xi, sb, na, nb = (a.copy() for a in warm[5])
+        N += 2.0 * MH.sum()
+
+    def complementarity():
+        tot = np.sum(s1 * l1 * M1) + np.sum(s2 * l2 * M2)
+        if hinge:
+            tot += np.sum((xi * na + sb * nb) * MH)
+        return float(tot / N)
+
+    history, best, best_it = [], None, 0
+    stall_iters = 8 if f32 else 15
+    max_iter = 200 if max_iter is None else int(max_iter)
+    status, n_iter, crit = "max_iter", 0, np.inf
+    tau = 0.99
+    cg_rtol = 1e-5
+    max_correctors = MAX_CORRECTORS
+    pcache = {"constant": lm.kind == "squared"}
+    total_cg = 0
+    bar = tqdm(total=max_iter, disable=not verbose or verbose > 1, desc=ALGO)
+
+    def certificate(U, F, b, late=False):
+        """(objective, lower bound, relative gap, polished intercept)."""
+        F64 = F if opc is op else opc.apply(U.astype(np.float64))[2]
+        bp = lm.polish_intercept(F64, b) if fit_intercept else b
+        pobj = lm.loss.value(F64 + bp, Y, w) + program.penalty(U, beta)
+        if hinge:
+            r = lm.balance(Y * np.clip(nb, 0.0, Wm), fit_intercept)
+        else:
+            r = lm.dual_point(F64 + bp, 0.0, fit_intercept)
+        V = opc.adjoint(l1 * M1, l2 * M2, r)
+        cnv = opc.colnorms(V)
+        if beta > 0 and np.any(cnv > beta) and (cnv.max() < 1.01 * beta or late):
+            _improve_dual(opc, V, cnv, l1 * M1, beta)
+        cn = cnv.max(initial=0.0)
+        gamma = max(1.0, float(cn) / beta) if beta > 0 else (np.inf if cn > 0 else 1.0)
+        dobj = lm.loss.dual(r / gamma, Y, w) if np.isfinite(gamma) else -np.inf
+        if fit_intercept and hinge:
+            dobj -= float(np.sum(r / gamma, axis=0) @ bp)
+        gap = (pobj - dobj) / max(abs(pobj), 1e-12)
+        return pobj, dobj, gap, bp
+
+    def kkt_residual(U, F, b, pobj):
+        """max(relative complementarity, relative dual residual, intercept residual)."""
+        Fb = F.astype(np.float64) + b
+        if hinge:
+            r = Y * nb
+        else:
+            r = lm.derivatives(Fb, mu)[0]
+        V = opc.adjoint(l1 * M1, l2 * M2, r)
+        if beta > 0:
+            _, ht, _ = op.psi(U, mu, beta)
+            V -= ht[..., None, :] * U
+        n_cols = V.size / V.shape[3]
+        scale = beta * np.sqrt(n_cols) if beta > 0 else max(float(np.abs(V).max()), 1.0)
+        dual = float(np.sqrt(np.vdot(V, V))) / scale
+        inter = 0.0
+        if fit_intercept:
+            inter = float(np.abs(r.sum(0)).max() / max(np.abs(r).sum(), 1e-300))
+        comp = (N - 1.0) * mu / max(abs(pobj), 1e-300)
+        return max(comp, dual, inter)
+
+    mu = complementarity()
+    mu_floor = 1e-14 * mu
+    for it in range(max_iter + 1):
+        # ---------------------------------------------------------- check
+        zmax = max(float(np.max(np.abs(Gs1), initial=0.0)), 1e-300)
+        viol = (
+            max(
+                float(np.max(-Gs1 * M1, initial=0.0)),
+                float(np.max(-Gs2 * M2, initial=0.0)),
+                0.0,
+            )
+            / zmax
+        )
+        pobj, dobj, gap, bp = certificate(
+            U, F, b, late=bool(history) and mu * N <= 1e-4 * abs(history[-1])
+        )
+        kkt = kkt_residual(U, F, b, pobj)
+        crit = max(min(gap, kkt), viol / feas_tol * tol_eff)
+        history.append(pobj)
+        if viol <= feas_tol and np.isfinite(pobj) and (best is None or crit <= best[3]):
+            if best is None or crit < 0.9 * best[3]:
+                best_it = it
+            best = (
+                U.copy(),
+                bp.copy(),
+                pobj,
+                crit,
+                (s1.copy(), s2.copy(), l1.copy(), l2.copy()),
+            )
+        bar.set_postfix(
+            obj=f"{pobj:.6g}", gap=f"{gap:.2e}", viol=f"{viol:.1e}", mu=f"{mu:.1e}"
+        )
+        if crit <= tol_eff:
+            status = "optimal"
+            break
+        if it == max_iter:
+            break
+        if not np.isfinite(crit) and it > 0 and not np.isfinite(mu):
+            status = "numerical_error"
+            break
+        if best is not None and it - best_it > stall_iters and mu * N <= 1e-4 * abs(pobj):
+            status = "stalled"
+            break
+        if max_time is not None and time.perf_counter() - t_start > max_time:
+            status = "max_time"
+            break
+        n_iter = it + 1
+        bar.update(1)
+
+        # ---------------------------------------------------------- Newton system
+        Fb = F.astype(np.float64) + b
+        rp1 = (Gs1 - s1) * M1
+        rp2 = (Gs2 - s2) * M2
+        c1 = l1 / s1 * M1
+        c2 = l2 / s2 * M2
+        if hinge:
+            rpb = (xi - 1.0 + Y * Fb - sb) * MH
+            rxi = (Wm - na - nb) * MH
+            ca = na / xi * MH
+            cb = nb / sb * MH
+            kap = np.where(MH > 0, ca * cb / np.where(MH > 0, ca + cb, 1.0), 0.0)
+
+        def smooth_terms(mu_s):
+            """Loss curvature, smoothed-norm pieces and the Hessian product at mu_s."""
+            if hinge:
+                r, Dd, Pm = None, kap, None
+            else:
+                r, Dd, Pm = lm.derivatives(Fb, mu_s)
+            if beta > 0:
+                _, ht, hr = op.psi(U, mu_s, beta)
+            else:
+                ht = hr = np.full(U.shape[:3] + U.shape[4:], 1e-12)
+            Hbb_pinv = (
+                np.linalg.pinv(lm.hbb(Dd, Pm), hermitian=True) if fit_intercept else None
+            )
+            ht_d, hr_d = ht.astype(np.float64), hr.astype(np.float64)
+
+            def matvec(V):
+                Zv = op.Z(V)
+                gv = op.g(Zv)
+                Fv = op.F(gv).astype(np.float64)
+                HF = lm.hess_apply(Fv, Dd, Pm)
+                if fit_intercept:
+                    HF = HF - lm.hess_apply(
+                        np.broadcast_to(Hbb_pinv @ HF.sum(0), Fv.shape), Dd, Pm
+                    )
+                out = op.adjoint(
+                    c1 * (op.A1[:, None, None] * Zv),
+                    c2 * (op.A2[:, None, None] * gv),
+                    HF.astype(dtype),
+                )
+                out += op.psi_hess_apply(V, U, ht_d, hr_d)
+                return out
+
+            return dict(r=r, Hbb_pinv=Hbb_pinv, Dd=Dd, Pm=Pm, matvec=matvec, ht=ht_d, hr=hr_d)
+
+        def direction(t1, t2, ta, tb, sm, prec):
+            nonlocal total_cg
+            y1 = (t1 - l1 * rp1) / s1 * M1
+            y2 = (t2 - l2 * rp2) / s2 * M2
+            if hinge:
+                e = (ta / xi - na + tb / sb - nb - cb * rpb - rxi) * MH
+                ecoef = np.where(MH > 0, e / np.where(MH > 0, ca + cb, 1.0), 0.0)
+                r = Y * (tb / sb - cb * rpb - cb * ecoef) * MH
+            else:
+                r = sm["r"]
+            rb = r.sum(0)
+            R = r
+            if fit_intercept:
+                R = r - lm.hess_apply(
+                    np.broadcast_to(sm["Hbb_pinv"] @ rb, Fb.shape), sm["Dd"], sm["Pm"]
+                )
+            rhs = op.adjoint(y1.astype(dtype), y2.astype(dtype), R.astype(dtype))
+            rhs -= (sm["ht"][..., None, :] * U).astype(dtype)
+            dU, ncg = _cg(sm["matvec"], prec, rhs, cg_rtol, CG_MAXITER)
+            total_cg += ncg
+            dGs1, dGs2, dF = apply64(dU)
+            dF = dF.astype(np.float64)
+            if fit_intercept:
+                db = sm["Hbb_pinv"] @ (rb - lm.hess_apply(dF, sm["Dd"], sm["Pm"]).sum(0))
+            else:
+                db = np.zeros(o)
+            ds1 = (dGs1 + rp1) * M1
+            ds2 = (dGs2 + rp2) * M2
+            dl1 = (t1 - l1 * s1 - l1 * ds1) / s1 * M1
+            dl2 = (t2 - l2 * s2 - l2 * ds2) / s2 * M2
+            ap = min(_max_step(s1, ds1), _max_step(s2, ds2))
+            ad = min(_max_step(l1 + (1 - M1), dl1), _max_step(l2 + (1 - M2), dl2))
+            hd = None
+            if hinge:
+                dFt = dF + db
+                dxi = (
+                    ecoef
+                    - np.where(MH > 0, cb / np.where(MH > 0, ca + cb, 1.0), 0.0) * Y * dFt
+                ) * MH
+                dna = (ta - na * xi - na * dxi) / xi * MH
+                dsb = (dxi + Y * dFt + rpb) * MH
+                dnb = (tb - nb * sb - nb * dsb) / sb * MH
+                ap = min(ap, _max_step(xi, dxi), _max_step(sb, dsb))
+                ad = min(ad, _max_step(na + (1 - MH), dna), _max_step(nb + (1 - MH), dnb))
+                hd = (dxi, dsb, dna, dnb)
+            return dU, db, ds1, ds2, dl1, dl2, ap, ad, hd
+
+        sm = smooth_terms(mu)
+        prec = Preconditioner(
+            op,
+            c1,
+            c2,
+            sm["Dd"],
+            sm["ht"],
+            sm["hr"],
+            U,
+            center=fit_intercept,
+            cache=pcache,
+            Dfull=lm.full_curvature(sm["Pm"]),
+        )
+
+        # predictor (affine scaling) then Mehrotra corrector
+        _, _, ds1, ds2, dl1, dl2, ap, ad, hd = direction(0.0, 0.0, 0.0, 0.0, sm, prec)
+        tot = np.sum((s1 + ap * ds1) * (l1 + ad * dl1) * M1) + np.sum(
+            (s2 + ap * ds2) * (l2 + ad * dl2) * M2
+        )
+        ta = tb = 0.0
+        if hinge:
+            dxi, dsb, dna, dnb = hd
+            tot += np.sum(
+                ((xi + ap * dxi) * (na + ad * dna) + (sb + ap * dsb) * (nb + ad * dnb)) * MH
+            )
+        mu_aff = float(tot / N)
+        sig = min(1.0, max(SIGMA_MIN, (mu_aff / mu) ** 3, mu_floor / mu))
+        if hinge:
+            ta = (sig * mu - dxi * dna) * MH
+            tb = (sig * mu - dsb * dnb) * MH
+        cg0 = total_cg
+        sm_c = sm if CORRECTOR_SAME_SMOOTHING else smooth_terms(sig * mu)
+        t1 = (sig * mu - ds1 * dl1) * M1
+        t2 = (sig * mu - ds2 * dl2) * M2
+        res = direction(t1, t2, ta, tb, sm_c, prec)
+        alpha = min(res[6], res[7])
+        # Gondzio's multiple centrality correctors: solves are cheap next to the
+        # preconditioner, so push the complementarity products back into a box
+        n_corr = 0
+        while alpha < 0.95 and n_corr < max_correctors:
+            at = min(1.0, 1.5 * alpha + 0.1)
+            lo, hi = 0.1 * sig * mu, 10.0 * sig * mu
+
+            def push(x, dx, lam, dlam, mask):
+                v = (x + at * dx) * (lam + at * dlam)
+                return (np.clip(v, lo, hi) - v).clip(-hi, None) * mask
+
+            _, _, e1, e2, f1, f2, _, _, hdn = res
+            n1 = t1 + push(s1, e1, l1, f1, M1)
+            n2 = t2 + push(s2, e2, l2, f2, M2)
+            na_t, nb_t = ta, tb
+            if hinge:
+                gx, gs, gna, gnb = hdn
+                na_t = ta + push(xi, gx, na, gna, MH)
+                nb_t = tb + push(sb, gs, nb, gnb, MH)
+            trial = direction(n1, n2, na_t, nb_t, sm_c, prec)
+            n_corr += 1
+            a_new = min(trial[6], trial[7])
+            if a_new < 1.01 * alpha:
+                break
+            res, alpha, t1, t2, ta, tb = trial, a_new, n1, n2, na_t, nb_t
+        dU, db, ds1, ds2, dl1, dl2, ap, ad, hd = res
+        ap = ad = tau * min(ap, ad)
+        U = (U + ap * dU).astype(dtype)
+        b = b + ap * db
+        s1 = s1 + ap * ds1
+        s2 = s2 + ap * ds2
+        l1 = l1 + ad * dl1
+        l2 = l2 + ad * dl2
+        if hinge:
+            dxi, dsb, dna, dnb = hd
+            xi, sb, na, nb = xi + ap * dxi, sb + ap * dsb, na + ad * dna, nb + ad * dnb
+        Gs1, Gs2, F = apply64(U)
+        mu = complementarity()
+        if not np.isfinite(mu) or not np.all(np.isfinite(F)):
+            status = "numerical_error"
+            break
+        tau = 0.995 if min(ap, ad) > 0.8 else 0.99
+        cg_rtol = min(1e-6, max(1e-10, 1e-2 * gap))
+        if verbose > 1:
+            print(
+                f"it {it}: obj {pobj:.8g} gap {gap:.2e} viol {viol:.1e} mu {mu:.2e} "
+                f"sig {sig:.1e} ap {ap:.3f} cg {total_cg} corr {total_cg - cg0} gz {n_corr}",
+                flush=True,
+            )
+    bar.close()
+
+    if best is None:  # no feasible iterate: return the last one (should not happen)
+        best = (U, b, history[-1], crit, (s1, s2, l1, l2))
+    U_out, b_out, obj, crit_out, duals = best
+    program._native_warm = (
+        (U_out.copy(),)
+        + tuple(a.copy() for a in duals)
+        + ((xi.copy(), sb.copy(), na.copy(), nb.copy()) if hinge else None,)
+    )
+    if status != "optimal":
+        if status in ("stalled", "numerical_error"):
+            msg = (
+                f"native solver stopped after {n_iter} iterations ({status}: no progress in "
+                f"working precision {dtype.name}) with stopping criterion {crit_out:.2e} > "
+                f"tol={tol_eff:g}; the best iterate is returned. Increase tol, or use "
+                "float64 data; max_iter is not the limit here"
+            )
+        elif status == "max_time":
+            msg = (
+                f"native solver stopped after max_time={max_time} s ({n_iter} iterations) "
+                f"with stopping criterion {crit_out:.2e} > tol={tol_eff:g}; increase "
+                "max_time or tol"
+            )
+        else:
+            msg = (
+                f"native solver stopped after max_iter={max_iter} iterations with stopping "
+                f"criterion {crit_out:.2e} > tol={tol_eff:g}; increase max_iter or tol"
+            )
+        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+    intercept = np.asarray(b_out if fit_intercept else np.zeros(o), dtype=dtype)
+    obj = float(program.objective(U_out, intercept, loss, Y, w, beta))
+    res = SolveResult(
+        U=U_out,
+        intercept=intercept,
+        objective=obj,
+        n_iter=n_iter,
+        status=status,
+        stop_criterion=float(crit_out),
+        history=history,
+        solver=ALGO,
+    )
+    res.n_cg = total_cg
+    return res

@@ -1,0 +1,66 @@
+"""Small numerical helpers of the native solver: conjugate gradients, step lengths and
+the dual-certificate polish."""
+
+import numpy as np
+
+
+def _cg(matvec, precond, rhs, rtol, maxiter):
+    x = np.zeros_like(rhs)
+    r = rhs.copy()
+    z = precond(r)
+    p = z.copy()
+    rz = float(np.vdot(r, z))
+    nrm0 = float(np.sqrt(np.vdot(rhs, rhs)))
+    if nrm0 == 0:
+        return x, 0
+    for it in range(1, maxiter + 1):
+        Ap = matvec(p)
+        pAp = float(np.vdot(p, Ap))
+        if pAp <= 0:
+            break
+        a = rz / pAp
+        x += a * p
+        r -= a * Ap
+        if np.sqrt(np.vdot(r, r)) <= rtol * nrm0:
+            return x, it
+        z = precond(r)
+        rz_new = float(np.vdot(r, z))
+        p *= rz_new / rz
+        p += z
+        rz = rz_new
+    return x, maxiter
+
+
+def _improve_dual(op, V, cnv, lam1, beta, max_columns=40):
+    """Lower the dual-certificate column norms ``||V_j||`` above ``beta`` in place.
+
+    ``V_j = (J^T r + G^T lambda)_j``; any ``lambda >= 0`` gives a valid certificate, so for
+    each offending column the first-layer multipliers of that column are re-chosen by
+    non-negative least squares (``min ||V_j - X~^T (A1_j l) + X~^T (A1_j l')||, l' >= 0``).
+    ``cnv`` (the column norms) is updated in place.
+    """
+    from scipy.optimize import nnls
+
+    bad = np.argwhere(cnv > beta)
+    if len(bad) > max_columns:
+        return
+    X = op.X.astype(np.float64)
+    for o, s, c, j in bad:
+        a1 = op.A1[:, c, j].astype(np.float64) * op.M1[:, 0, 0, c, j]
+        M = X.T * a1[None, :]  # (d, n)
+        vj = V[o, s, c, :, j].astype(np.float64)
+        base = vj - M @ lam1[:, o, s, c, j].astype(np.float64)
+        try:
+            x, rn = nnls(M, -base, maxiter=50 * M.shape[0])
+        except RuntimeError:
+            continue
+        if rn < cnv[o, s, c, j]:
+            V[o, s, c, :, j] = base + M @ x
+            cnv[o, s, c, j] = np.linalg.norm(V[o, s, c, :, j])
+
+
+def _max_step(x, dx):
+    """Largest step in (0, 1] keeping ``x + step * dx >= 0``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(dx < 0, x / np.minimum(dx, -1e-300), -np.inf)
+    return float(min(1.0, -ratio.max(initial=-np.inf)))

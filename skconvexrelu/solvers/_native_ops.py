@@ -1,0 +1,396 @@
+"""Structured linear algebra for the native interior-point solver.
+
+Everything here works on the arrays of :class:`skconvexrelu._program.ConvexProgram`
+without forming the ``n x (2 P m d~)`` feature matrix:
+
+- the constraint map ``U -> (s1, s2)`` (first- and second-layer cone slacks) and the
+  forward map ``U -> F`` share one ``(n, d~) @ (d~, K)`` product (``K = o*2*P*m``);
+- every adjoint (gradient, dual certificate, Hessian product) is one ``(d~, n) @ (n, K)``
+  product;
+- the Newton matrix ``H = J^T D J + G^T C G + H_psi`` is applied matrix-free. Its
+  preconditioner (:class:`Preconditioner`) is ``(B + J_R^T D_R J_R)^{-1}`` by the
+  Woodbury identity: ``B = G^T C G + H_psi`` is block diagonal over the blocks
+  ``(o, sigma, c)`` (each ``m d~`` square, every cone barrier term lives in one block) and
+  is factored exactly; the loss term enters through an exact capacitance matrix, in
+  sample space (``n x n``, for ``n`` up to about ``P m d~``) or in variable space
+  (``P m d~`` square, formed in ``O(n (P m d~)^2)`` by chunks over the samples, so linear
+  in ``n``). Up to the softmax coupling between outputs, the preconditioner is the exact
+  inverse of the Newton matrix and CG takes one to a few steps per solve.
+"""
+
+import numpy as np
+from scipy.linalg.lapack import dtrtri
+
+SIG = np.array([1.0, -1.0])
+#: "auto", "samples" or "variables": where the preconditioner's capacitance matrix lives
+CAPACITANCE = "auto"
+
+
+class Operator:
+    """Matrix-free maps of one program (see module docstring)."""
+
+    def __init__(self, program, dtype=None):
+        self.program = program
+        self.dtype = np.dtype(program.dtype if dtype is None else dtype)
+        cast = (lambda a: a) if dtype is None else (lambda a: np.asarray(a, dtype=self.dtype))
+        self.X = cast(program.Xt)
+        self.n, self.d = self.X.shape
+        self.o, _, self.P, _, self.m = program.shape
+        self.S1 = cast(program.S1)  # (n, P, m)
+        self.A1 = cast(program.A1)
+        self.D2 = cast(program.D2)  # (n, P)
+        self.A2 = cast(program.A2)
+        self.sig = SIG.astype(self.dtype)
+        # constraints whose row is identically zero (0 >= 0 for every U) are left out
+        xnz = np.any(self.X != 0, axis=1)
+        self.M1 = np.broadcast_to(
+            xnz[:, None, None, None, None], (self.n, 1, 1, self.P, self.m)
+        )
+        d1any = np.any(program.conf.D1, axis=2) & xnz[:, None]  # (n, P)
+        self.M2 = d1any[:, None, None, :]
+        self.M1f = self.M1.astype(self.dtype)
+        self.M2f = self.M2.astype(self.dtype)
+
+    # ------------------------------------------------------------------ maps
+    def Z(self, U):
+        o, _, P, d, m = U.shape
+        Umat = np.moveaxis(U, 3, 0).reshape(d, -1)
+        return (self.X @ Umat).reshape(self.n, o, 2, P, m)
+
+    def g(self, Z):
+        return np.einsum("nospm,npm->nosp", Z, self.S1, optimize=True)
+
+    def F(self, g):
+        return np.einsum("nosp,np,s->no", g, self.D2, self.sig, optimize=True)
+
+    def apply(self, U):
+        """``(s1, s2, F)``: cone slacks ``A1*Z``, ``A2*g`` and the outputs (no intercept)."""
+        Z = self.Z(U)
+        g = self.g(Z)
+        s1 = self.A1[:, None, None] * Z
+        s2 = self.A2[:, None, None] * g
+        return s1, s2, self.F(g)
+
+    def adjoint(self, y1=None, y2=None, R=None):
+        """``G1^T y1 + G2^T y2 + J^T R`` as an array of the shape of ``U``."""
+        n, o, P, m, d = self.n, self.o, self.P, self.m, self.d
+        Wg = np.zeros((n, o, 2, P), dtype=self.dtype)
+        if y2 is not None:
+            Wg += self.A2[:, None, None] * y2
+        if R is not None:
+            Wg += (
+                R[:, :, None, None] * self.sig[None, None, :, None] * self.D2[:, None, None, :]
+            )
+        WZ = self.S1[:, None, None] * Wg[..., None]
+        if y1 is not None:
+            WZ += self.A1[:, None, None] * y1
+        G = self.X.T @ WZ.reshape(n, -1)
+        return np.moveaxis(G.reshape(d, o, 2, P, m), 0, 3)
+
+    # ------------------------------------------------------------ group norms
+    @staticmethod
+    def colnorms(U):
+        return np.sqrt(np.einsum("...dm,...dm->...m", U, U))
+
+    @staticmethod
+    def psi(U, mu, beta):
+        """Barrier-smoothed group norm ``min_t beta t - mu log(t^2 - ||u||^2)``.
+
+        Returns its value, gradient and the radial/tangential Hessian coefficients.
+        """
+        a = np.sqrt(np.einsum("...dm,...dm->...m", U, U)).astype(np.float64)
+        q = np.sqrt(mu * mu + (beta * a) ** 2)
+        t = (mu + q) / beta
+        val = float(np.sum(beta * t - mu * np.log(np.maximum(t * t - a * a, 1e-300))))
+        ht = beta / t  # tangential curvature, also grad = ht * u
+        hr = beta * mu / (q * t)  # radial curvature
+        return val, ht, hr
+
+    @staticmethod
+    def psi_hess_apply(V, U, ht, hr):
+        a = np.sqrt(np.einsum("...dm,...dm->...m", U, U))
+        uh = U / np.where(a > 0, a, 1.0)[..., None, :]
+        proj = np.einsum("...dm,...dm->...m", uh, V)
+        return (
+            ht[..., None, :].astype(V.dtype) * V
+            + ((hr - ht)[..., None, :] * proj[..., None, :]).astype(V.dtype) * uh
+        )
+
+
+class Preconditioner:
+    """Woodbury preconditioner for the Newton matrix (see the module docstring).
+
+    Parameters
+    ----------
+    op : Operator
+    c1, c2 : arrays of the shapes of the slacks
+        Barrier curvatures ``lambda / s`` (0 on left-out constraints).
+    Dd : ndarray (n, o)
+        Diagonal loss curvature.
+    ht, hr : arrays (o, 2, P, m)
+        Tangential and radial curvature of the smoothed group norms.
+    U : current variables (directions of the radial curvature).
+    center : bool
+        Include the rank-``o`` downdate of the eliminated intercept.
+    Dfull : ndarray (n, o, o) or None
+        Full per-sample loss curvature (softmax); used in sample space when given.
+    cache : dict or None
+        Kept between iterations: with ``cache["constant"] = True`` (loss curvature that
+        does not change, the squared loss) the loss Gram matrix is formed once.
+    """
+
+    def __init__(
+        self, op, c1, c2, Dd, ht, hr, U, center=False, chunk=2048, cache=None, Dfull=None
+    ):
+        n, o, P, m, d = op.n, op.o, op.P, op.m, op.d
+        md = m * d
+        X = op.X
+        iu = np.triu_indices(d)
+        T = len(iu[0])
+        ju = np.triu_indices(m)
+        Q = len(ju[0])
+        D1 = op.program.conf.D1
+        R2 = np.zeros((T, o * 2 * P * Q))
+        R1 = np.zeros((T, o * 2 * P * m))
+        for a in range(0, n, chunk):
+            sl = slice(a, min(n, a + chunk))
+            Xc = X[sl].astype(np.float64)
+            nc = Xc.shape[0]
+            XX = (Xc[:, :, None] * Xc[:, None, :])[:, iu[0], iu[1]]  # (nc, T)
+            D1c = D1[sl]
+            pair = (D1c[:, :, ju[0]] & D1c[:, :, ju[1]]).astype(np.float64)  # (nc, P, Q)
+            W = np.asarray(c2[sl], dtype=np.float64)[..., None] * pair[:, None, None]
+            R2 += XX.T @ W.reshape(nc, -1)
+            R1 += XX.T @ np.asarray(c1[sl], dtype=np.float64).reshape(nc, -1)
+        tri = np.zeros((d, d), dtype=int)
+        tri[iu] = np.arange(T)
+        tri[iu[1], iu[0]] = np.arange(T)
+        pr = np.zeros((m, m), dtype=int)
+        pr[ju] = np.arange(Q)
+        pr[ju[1], ju[0]] = np.arange(Q)
+        signs = op.program.conf.signs.astype(np.float64)  # (P, m)
+        full2 = R2.reshape(T, o, 2, P, Q)[tri][..., pr]  # (d, d, o, 2, P, m, m)
+        full2 = full2 * (signs[:, :, None] * signs[:, None, :])
+        B = np.ascontiguousarray(full2.transpose(2, 3, 4, 5, 0, 6, 1))  # (o,2,P,m,d,m,d)
+        R1 = R1.reshape(T, o, 2, P, m)[tri].transpose(2, 3, 4, 5, 0, 1)  # (o,2,P,m,d,d)
+        a_ = np.sqrt(np.einsum("...dm,...dm->...m", U, U)).astype(np.float64)
+        uh = np.moveaxis(
+            (U / np.where(a_ > 0, a_, 1.0)[..., None, :]).astype(np.float64), -1, -2
+        )
+        Hp = ht[..., None, None] * np.eye(d) + (hr - ht)[..., None, None] * (
+            uh[..., :, None] * uh[..., None, :]
+        )
+        idx = np.arange(m)
+        B[:, :, :, idx, :, idx, :] += (R1 + Hp).transpose(3, 0, 1, 2, 4, 5)
+        K = o * 2 * P
+        B = B.reshape(K, md, md)
+        dg = np.sqrt(np.maximum(np.einsum("kii->ki", B), 1e-300))
+        B = B / dg[:, :, None] / dg[:, None, :]
+        B[:, np.arange(md), np.arange(md)] += 1e-12
+        try:
+            Lc = np.linalg.cholesky(B)
+            Li = np.empty_like(Lc)
+            for k in range(K):
+                Li[k], info = dtrtri(Lc[k], lower=1)
+                if info != 0:
+                    raise np.linalg.LinAlgError
+        except np.linalg.LinAlgError:
+            w_, V_ = np.linalg.eigh(B)
+            w_ = np.maximum(w_, 1e-12 * w_.max(axis=1, keepdims=True))
+            Li = np.einsum("kij,kj->kji", V_, 1.0 / np.sqrt(w_))
+        self.G = Li / dg[:, None, :]  # B^{-1} = G^T G, shape (K, md, md)
+        self.shape = (o, 2, P, d, m)
+        self.dtype = op.dtype
+        self.o, self.P, self.m, self.d = o, P, m, d
+
+        # capacitance matrix, one per output. The blocks (c, +1) and (c, -1) have opposite
+        # loss rows, so J B^{-1} J^T sums (B+^{-1} + B-^{-1}) over the pair.
+        G = self.G.reshape(o, 2, P, md, md)
+        Binv = np.matmul(G.transpose(0, 1, 2, 4, 3), G)  # (o, 2, P, md, md)
+        self.Binv = Binv.reshape(o * 2 * P, md, md)
+        Bs = Binv[:, 0] + Binv[:, 1]  # (o, P, md, md)
+        dgs = np.sqrt(np.maximum(np.einsum("...ii->...i", Bs), 1e-300))
+        Bs = Bs / dgs[..., :, None] / dgs[..., None, :]
+        Bs[..., np.arange(md), np.arange(md)] += 1e-12
+        try:
+            Hc = np.linalg.cholesky(Bs) * dgs[..., :, None]
+        except np.linalg.LinAlgError:
+            w_, V_ = np.linalg.eigh(Bs)
+            Hc = V_ * np.sqrt(np.maximum(w_, 0.0))[..., None, :] * dgs[..., :, None]
+        Dd64 = np.maximum(np.asarray(Dd, dtype=np.float64), 0.0)
+        signs_ = signs
+        k_dim = P * md
+        # exact capacitance, in sample space (n x n) or in variable space (P m d~ square),
+        # whichever is cheaper: n^2 k + n^3 / 3 against n k^2 / 2 + k^3 / 3 + 4 P^2 (md)^3
+        # (the n k^2 / 2 term, the loss Gram matrix M, is paid once when the loss
+        # curvature is constant, as for the squared loss: `cache` keeps it)
+        var_cost = k_dim**3 / 3 + 4 * P * P * md**3
+        if cache is None or not cache.get("constant", False):
+            var_cost += n * k_dim**2 / 2
+        self.mode = "samples" if n * n * k_dim + n**3 / 3 <= var_cost else "variables"
+        if CAPACITANCE != "auto":
+            self.mode = CAPACITANCE
+        self.Hc = Hc
+        self.Jc, self.Sc, self.Hinv = [], [], None
+        self.Dh = None
+        if self.mode == "samples" and Dfull is not None and o > 1 and n * o <= 4000:
+            # softmax: the loss curvature couples the outputs sample by sample; one
+            # (n o) square capacitance with the symmetric square roots of the o x o blocks
+            self.mode = "coupled"
+            ev, evec = np.linalg.eigh(Dfull)
+            Dh = np.einsum("nab,nb,ncb->nac", evec, np.sqrt(np.maximum(ev, 0.0)), evec)
+            self.Dh = Dh
+            D1r = np.ascontiguousarray((D1 * signs_[None]).transpose(1, 0, 2))  # (P, n, m)
+            D2r = op.D2.T.astype(np.float64)
+            Jr = (D2r[:, :, None] * D1r)[..., None] * X.astype(np.float64)[None, :, None, :]
+            Jr = Jr.reshape(P, n, md)
+            S = np.zeros((n, o, n, o))
+            for a in range(o):
+                W = np.matmul(Jr, Hc[a]).transpose(1, 0, 2).reshape(n, k_dim)
+                Ga = W @ W.T
+                S += np.einsum("ib,ik,kc->ibkc", Dh[:, :, a], Ga, Dh[:, :, a], optimize=True)
+            S = S.reshape(n * o, n * o)
+            S[np.arange(n * o), np.arange(n * o)] += 1.0
+            self.Jc = [Jr]
+            self.Sc = [np.linalg.cholesky(S)]
+        elif self.mode == "samples":
+            Xr = X.astype(np.float64)
+            D1r = np.ascontiguousarray((D1 * signs_[None]).transpose(1, 0, 2))  # (P, n, m)
+            D2r = op.D2.T.astype(np.float64)  # (P, n)
+            for k in range(o):
+                coef = np.sqrt(Dd64[:, k])[None, :] * D2r  # (P, n)
+                Jr = ((coef[:, :, None] * D1r)[..., None] * Xr[None, :, None, :]).reshape(
+                    P, n, md
+                )
+                W = np.matmul(Jr, Hc[k])  # (P, n, md)
+                Wm = W.transpose(1, 0, 2).reshape(n, k_dim)
+                S = Wm @ Wm.T
+                S[np.arange(n), np.arange(n)] += 1.0
+                self.Jc.append(Jr)
+                self.Sc.append(np.linalg.cholesky(S))
+        else:
+            # Woodbury on the rank-(P m d~) loss term J^T D J = E^T M E (E: u_+ - u_-):
+            # (B + E^T M E)^{-1}
+            #   = B^{-1} - B^{-1} E^T H^{-T} [I - (I + H^T M H)^{-1}] H^{-1} E B^{-1}
+            Hinv = np.empty_like(Hc)
+            for k in range(o):
+                for c in range(P):
+                    Hinv[k, c] = np.linalg.inv(Hc[k, c])
+            self.Hinv = Hinv
+            cached = None if cache is None else cache.get("M")
+            if cached is not None and np.array_equal(cached[0], Dd64):
+                Ms = cached[1]
+            else:
+                Ms = [self._gram(op, Dd64[:, k], chunk) for k in range(o)]
+                if cache is not None:
+                    cache["M"] = (Dd64.copy(), Ms)
+            for k in range(o):
+                M = Ms[k]
+                M4 = M.reshape(P, md, P, md).transpose(0, 2, 1, 3)  # [c, c'] blocks
+                MH = np.matmul(M4, Hc[k][None])  # M_cc' H_c'
+                C = np.matmul(Hc[k].transpose(0, 2, 1)[:, None], MH)  # H_c^T M_cc' H_c'
+                C = C.transpose(0, 2, 1, 3).reshape(k_dim, k_dim)
+                C[np.arange(k_dim), np.arange(k_dim)] += 1.0
+                self.Sc.append(np.linalg.cholesky(C))
+        self.center = None
+        if center:
+            # rank-o downdate: H = A - sum_o u_o u_o^T / c_o with u_o = J^T D_o 1
+            Rm = np.zeros((n, o))
+            Umat, AiU = [], []
+            for k in range(o):
+                if Dfull is not None and self.mode == "coupled":
+                    Rm[:] = Dfull[:, :, k]  # column k of each sample's curvature block
+                else:
+                    Rm[:] = 0
+                    Rm[:, k] = Dd[:, k]
+                u = op.adjoint(None, None, Rm.astype(op.dtype)).astype(np.float64)
+                Umat.append(u)
+                AiU.append(self._apply_A(u))
+            c = np.asarray(Dd, dtype=np.float64).sum(0)
+            if Dfull is not None and self.mode == "coupled":
+                Cb = Dfull.sum(0)
+                # softmax: sum_b u_b = 0, so the null direction of Cb may be filled freely
+                Cb = Cb + np.trace(Cb) / o**2 * np.ones((o, o))
+            else:
+                Cb = np.diag(c)
+            Msm = Cb - np.array(
+                [[np.vdot(Umat[a], AiU[b]) for b in range(o)] for a in range(o)]
+            )
+            Msm = 0.5 * (Msm + Msm.T)
+            if np.all(np.linalg.eigvalsh(Msm) > 1e-12 * max(c.max(), 1e-300)):
+                self.center = (np.stack(AiU), np.linalg.inv(Msm))
+
+    @staticmethod
+    def _gram(op, dk, chunk):
+        """``M = J_pair^T diag(dk) J_pair`` (``P m d~`` square), by chunks of samples."""
+        n, P, m, d = op.n, op.P, op.m, op.d
+        k_dim = P * m * d
+        signs = op.program.conf.signs.astype(np.float64)
+        M = np.zeros((k_dim, k_dim))
+        for a in range(0, n, chunk):
+            sl = slice(a, min(n, a + chunk))
+            coef = np.sqrt(dk[sl])[:, None] * op.D2[sl].astype(np.float64)  # (nc, P)
+            Jr = (
+                (coef[:, :, None] * (op.program.conf.D1[sl] * signs[None]))[..., None]
+                * op.X[sl].astype(np.float64)[:, None, None, :]
+            ).reshape(-1, k_dim)
+            M += Jr.T @ Jr
+        return M
+
+    def _apply_A(self, R):
+        o, P, m, d = self.o, self.P, self.m, self.d
+        md = m * d
+        v = np.asarray(R, dtype=np.float64).transpose(0, 1, 2, 4, 3).reshape(o * 2 * P, md)
+        y = np.matmul(self.Binv, v[:, :, None])[:, :, 0].reshape(o, 2, P, md)
+        if self.mode == "coupled":
+            Jr = self.Jc[0]
+            n = Jr.shape[1]
+            q = np.stack(
+                [
+                    np.matmul(Jr, (y[k, 0] - y[k, 1])[:, :, None]).sum(0)[:, 0]
+                    for k in range(o)
+                ],
+                axis=1,
+            )  # (n, o): J_a applied per output
+            qs = np.einsum("nba,na->nb", self.Dh, q)
+            z = _cho_solve(self.Sc[0], qs.ravel()).reshape(n, o)
+            zeta = np.einsum("nba,nb->na", self.Dh, z)
+            Binv = self.Binv.reshape(o, 2, P, md, md)
+            for k in range(o):
+                t = np.matmul(zeta[None, None, :, k], Jr)[:, 0, :]  # (P, md)
+                corr = np.matmul(Binv[k], t[None, :, :, None])[..., 0]
+                y[k, 0] -= corr[0]
+                y[k, 1] += corr[1]
+            return y.reshape(o, 2, P, m, d).transpose(0, 1, 2, 4, 3)
+        for k in range(o):
+            if self.mode == "samples":
+                Jr = self.Jc[k]
+                q = np.matmul(Jr, (y[k, 0] - y[k, 1])[:, :, None]).sum(0)[:, 0]  # (n,)
+                z = _cho_solve(self.Sc[k], q)
+                t = np.matmul(z[None, None, :], Jr)[:, 0, :]  # (P, md) = J_c^T z
+            else:
+                q = np.matmul(self.Hinv[k], (y[k, 0] - y[k, 1])[:, :, None])[:, :, 0]
+                qf = q.reshape(-1)
+                z = (qf - _cho_solve(self.Sc[k], qf)).reshape(P, md)
+                t = np.matmul(self.Hinv[k].transpose(0, 2, 1), z[:, :, None])[:, :, 0]
+            corr = np.matmul(self.Binv.reshape(o, 2, P, md, md)[k], t[None, :, :, None])[
+                ..., 0
+            ]
+            y[k, 0] -= corr[0]
+            y[k, 1] += corr[1]
+        return y.reshape(o, 2, P, m, d).transpose(0, 1, 2, 4, 3)
+
+    def __call__(self, R):
+        x = self._apply_A(R)
+        if self.center is not None:
+            AiU, Minv = self.center
+            coef = Minv @ (AiU.reshape(len(AiU), -1) @ np.asarray(R, dtype=np.float64).ravel())
+            x = x + np.tensordot(coef, AiU, axes=(0, 0))
+        return x.astype(self.dtype)
+
+
+def _cho_solve(L, z):
+    from scipy.linalg import solve_triangular
+
+    y = solve_triangular(L, z, lower=True, check_finite=False)
+    return solve_triangular(L.T, y, lower=False, check_finite=False)
