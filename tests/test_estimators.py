@@ -279,3 +279,14 @@ def test_other_conic_solvers_agree(name):
     other.fit(X, y)
     assert other.solver_ == f"cvxpy:{name}"
     assert other.objective_ == pytest.approx(ref.objective_, rel=1e-3)
+
+
+@pytest.mark.parametrize("solver", ["cvxpy", "native"])
+def test_max_time_stops_cleanly_with_a_consistent_model(solver):
+    X, y = _regression(n=200, d=5)
+    reg = ConvexThreeLayerRegressor(solver=solver, max_time=0.05, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="max_time"):
+        reg.fit(X, y)
+    assert reg.solver_status_ != "optimal"
+    assert np.all(np.isfinite(reg.predict(X)))
+    assert _objective_from_network(reg, X, y) == pytest.approx(reg.objective_, rel=1e-6)
