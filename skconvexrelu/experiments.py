@@ -102,10 +102,6 @@ def convex_regressor(**params):
     return ConvexThreeLayerRegressor(**given)
 
 
-def _supports(param):
-    return param in ConvexThreeLayerRegressor().get_params()
-
-
 def uci_split(name, fold=0):
     """Train and test arrays of a bundled UCI data set in the regression framing.
 
@@ -325,11 +321,11 @@ def compare(
     random_state : int, default=0
         Seed of every method.
     arrangements : {"auto", "random", "nonconvex"}, default="auto"
-        Configurations of the convex program; ``"auto"`` seeds them with an
-        Adam-trained network (``"nonconvex"``) when the estimator supports it.
+        Configurations of the convex program; ``"auto"`` means ``"nonconvex"``: seeded
+        with an Adam-trained network.
     column_generation : int or "auto", default="auto"
-        Rounds of column generation; ``"auto"`` runs one round when the estimator
-        supports it, which also gives a certificate (``certificate_gap``).
+        Rounds of column generation; ``"auto"`` runs one round, which also gives
+        a certificate (``certificate_gap``).
     convex_params : dict or None, default=None
         Further estimator parameters (e.g. ``solver``, ``max_time``); None values are
         ignored. They override the two above.
@@ -356,9 +352,9 @@ def compare(
     """
     params = {"width": width, "n_arrangements": n_arrangements}
     if arrangements == "auto":
-        arrangements = "nonconvex" if _supports("arrangements") else None
+        arrangements = "nonconvex"
     if column_generation == "auto":
-        column_generation = 1 if _supports("column_generation") else None
+        column_generation = 1
     params.update(arrangements=arrangements, column_generation=column_generation)
     params.update(convex_params or {})
     rows = []
@@ -465,13 +461,13 @@ def table1(
     if quick:
         n_restarts, adam_steps = min(n_restarts, 2), min(adam_steps, 500)
         n_arrangements, column_generation = min(n_arrangements, 10), 0
-    params = {"width": width, "n_arrangements": n_arrangements}
-    if _supports("arrangements"):
-        params["arrangements"] = "nonconvex"
-    if _supports("column_generation"):
-        params["column_generation"] = column_generation
-    if _supports("arrangements_per_round"):
-        params["arrangements_per_round"] = arrangements_per_round
+    params = {
+        "width": width,
+        "n_arrangements": n_arrangements,
+        "arrangements": "nonconvex",
+        "column_generation": column_generation,
+        "arrangements_per_round": arrangements_per_round,
+    }
     params.update(convex_params or {})
     rows = []
     with _progress(2 * len(datasets), "table1", progress) as bar:
