@@ -149,9 +149,12 @@ def fit_convex_program(
             options.pop("cvxpy_solver", None)
             options.update(U0=U0, b0=b0)
         try:
-            return get_solver(name)(
+            result = get_solver(name)(
                 program, loss, Y, w, beta, fit_intercept, max_time=remaining(), **options
             )
+            if result.status == "numerical_error" and name != "cvxpy" and solver == "auto":
+                raise np.linalg.LinAlgError("ill-conditioned Newton systems")
+            return result
         except np.linalg.LinAlgError as exc:
             if name == "cvxpy" or solver != "auto":
                 raise SolverError(

@@ -1,6 +1,7 @@
 """The estimators: objective equality, the network's constraints, beta, sklearn tools."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -126,6 +127,54 @@ def test_auto_falls_back_to_cvxpy_when_the_native_solver_fails(monkeypatch):
     assert reg.solver_ == "cvxpy:CLARABEL"
     with pytest.raises(SolverError, match="failed numerically.*StandardScaler"):
         ConvexThreeLayerRegressor(solver="native", **SMALL).fit(X, y)
+
+
+# a 12-point integer grid (from scikit-learn's common checks): all-positive features make a
+# sub-network's bias column almost interchangeable with the output intercept, and the native
+# solver's Newton systems nearly singular
+GRID = np.array([[a, b] for a in (1, 2, 3) for b in (1, 2, 3, 4)], dtype=float)
+GRID_Y = np.array([1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 2, 2], dtype=float)
+
+
+def test_native_solver_on_degenerate_data_returns_a_consistent_model_or_warns(monkeypatch):
+    import skconvexrelu.solvers as solvers
+
+    for seed in range(3):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            reg = ConvexThreeLayerRegressor(
+                width=3, n_arrangements=4, solver="native", random_state=seed
+            ).fit(GRID, GRID_Y)
+        if reg.solver_status_ != "optimal":
+            assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        assert np.isfinite(reg.objective_)
+        assert _objective_from_network(reg, GRID, GRID_Y) == pytest.approx(
+            reg.objective_, rel=1e-6
+        )
+    # with solver="auto", a native failure (status numerical_error) falls back to cvxpy
+    monkeypatch.setattr(solvers, "AUTO_NATIVE_SIZE", 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = ConvexThreeLayerRegressor(width=3, n_arrangements=4, random_state=0).fit(
+            GRID, GRID_Y
+        )
+        ref = ConvexThreeLayerRegressor(
+            width=3, n_arrangements=4, solver="cvxpy", random_state=0
+        ).fit(GRID, GRID_Y)
+    assert auto.objective_ == pytest.approx(ref.objective_, rel=1e-4)
+
+
+def test_native_solver_on_centered_degenerate_data_is_optimal():
+    Xc = GRID - GRID.mean(axis=0)
+    for seed in range(3):
+        nat = ConvexThreeLayerRegressor(
+            width=3, n_arrangements=4, solver="native", random_state=seed
+        ).fit(Xc, GRID_Y)
+        ref = ConvexThreeLayerRegressor(
+            width=3, n_arrangements=4, solver="cvxpy", random_state=seed, tol=1e-8
+        ).fit(Xc, GRID_Y)
+        assert nat.solver_status_ == "optimal"
+        assert nat.objective_ == pytest.approx(ref.objective_, rel=1e-5)
 
 
 @pytest.mark.parametrize("kind,loss,k", CASES[:1] + CASES[-2:])

@@ -269,8 +269,13 @@ def solve_native(
     cg_rtol = 1e-5
     max_correctors = MAX_CORRECTORS
     pcache = {"constant": lm.kind == "squared"}
+    # conjugate-gradient steps are cheap on small programs; on large ones an ill-conditioned
+    # late Newton system is not worth hundreds of them
+    cg_maxiter = CG_MAXITER if op.n * o * 2 * op.P * op.m <= 1_000_000 else CG_MAXITER // 4
     total_cg = 0
     bar = tqdm(total=max_iter, disable=not verbose or verbose > 1, desc=ALGO)
+
+    best_dual = [-np.inf]
 
     def certificate(U, F, b, late=False):
         """(objective, lower bound, relative gap, polished intercept)."""
@@ -290,7 +295,9 @@ def solve_native(
         dobj = lm.loss.dual(r / gamma, Y, w) if np.isfinite(gamma) else -np.inf
         if fit_intercept and hinge:
             dobj -= float(np.sum(r / gamma, axis=0) @ bp)
-        gap = (pobj - dobj) / max(abs(pobj), 1e-12)
+        # any earlier dual point is still a valid lower bound on the same program's optimum
+        best_dual[0] = max(best_dual[0], float(dobj))
+        gap = (pobj - best_dual[0]) / max(abs(pobj), 1e-12)
         return pobj, dobj, gap, bp
 
     def kkt_residual(U, F, b, pobj):
@@ -315,6 +322,7 @@ def solve_native(
 
     mu = complementarity()
     mu_floor = 1e-14 * mu
+    mu_min = mu
     for it in range(max_iter + 1):
         # ---------------------------------------------------------- check
         zmax = max(float(np.max(np.abs(Gs1), initial=0.0)), 1e-300)
@@ -353,7 +361,11 @@ def solve_native(
         if not np.isfinite(crit) and it > 0 and not np.isfinite(mu):
             status = "numerical_error"
             break
-        if best is not None and it - best_it > stall_iters and mu * N <= 1e-4 * abs(pobj):
+        # once complementarity is negligible next to tol, only the dual certificate can
+        # still improve; Newton systems are then at their worst conditioning, so stop soon
+        endgame = mu * N <= 1e-2 * tol_eff * abs(pobj)
+        patience = 6 if endgame else stall_iters
+        if best is not None and it - best_it > patience and mu * N <= 1e-4 * abs(pobj):
             status = "stalled"
             break
         if max_time is not None and time.perf_counter() - t_start > max_time:
@@ -427,7 +439,7 @@ def solve_native(
                 )
             rhs = op.adjoint(y1.astype(dtype), y2.astype(dtype), R.astype(dtype))
             rhs -= (sm["ht"][..., None, :] * U).astype(dtype)
-            dU, ncg = _cg(sm["matvec"], prec, rhs, cg_rtol, CG_MAXITER)
+            dU, ncg = _cg(sm["matvec"], prec, rhs, cg_rtol, cg_maxiter)
             total_cg += ncg
             dGs1, dGs2, dF = apply64(dU)
             dF = dF.astype(np.float64)
@@ -457,18 +469,22 @@ def solve_native(
             return dU, db, ds1, ds2, dl1, dl2, ap, ad, hd
 
         sm = smooth_terms(mu)
-        prec = Preconditioner(
-            op,
-            c1,
-            c2,
-            sm["Dd"],
-            sm["ht"],
-            sm["hr"],
-            U,
-            center=fit_intercept,
-            cache=pcache,
-            Dfull=lm.full_curvature(sm["Pm"]),
-        )
+        try:
+            prec = Preconditioner(
+                op,
+                c1,
+                c2,
+                sm["Dd"],
+                sm["ht"],
+                sm["hr"],
+                U,
+                center=fit_intercept,
+                cache=pcache,
+                Dfull=lm.full_curvature(sm["Pm"]),
+            )
+        except np.linalg.LinAlgError:  # the Newton matrix lost positive definiteness
+            status = "numerical_error"
+            break
 
         # predictor (affine scaling) then Mehrotra corrector
         _, _, ds1, ds2, dl1, dl2, ap, ad, hd = direction(0.0, 0.0, 0.0, 0.0, sm, prec)
@@ -482,7 +498,8 @@ def solve_native(
                 ((xi + ap * dxi) * (na + ad * dna) + (sb + ap * dsb) * (nb + ad * dnb)) * MH
             )
         mu_aff = float(tot / N)
-        sig = min(1.0, max(SIGMA_MIN, (mu_aff / mu) ** 3, mu_floor / mu))
+        floor = max(mu_floor, 1e-3 * tol_eff * abs(pobj) / N)
+        sig = min(1.0, max(SIGMA_MIN, (mu_aff / mu) ** 3, floor / mu))
         if hinge:
             ta = (sig * mu - dxi * dna) * MH
             tb = (sig * mu - dsb * dnb) * MH
@@ -530,15 +547,20 @@ def solve_native(
             xi, sb, na, nb = xi + ap * dxi, sb + ap * dsb, na + ad * dna, nb + ad * dnb
         Gs1, Gs2, F = apply64(U)
         mu = complementarity()
-        if not np.isfinite(mu) or not np.all(np.isfinite(F)):
+        mu_min = min(mu_min, mu)
+        # a convex program's iterates do not need the barrier parameter to grow by orders
+        # of magnitude: that happens only when near-singular Newton systems give wrong
+        # directions (e.g. degenerate data whose sub-networks can act as the intercept)
+        if not np.isfinite(mu) or not np.all(np.isfinite(F)) or mu > 1e4 * mu_min:
             status = "numerical_error"
             break
         tau = 0.995 if min(ap, ad) > 0.8 else 0.99
         cg_rtol = min(1e-6, max(1e-10, 1e-2 * gap))
         if verbose > 1:
             print(
-                f"it {it}: obj {pobj:.8g} gap {gap:.2e} viol {viol:.1e} mu {mu:.2e} "
-                f"sig {sig:.1e} ap {ap:.3f} cg {total_cg} corr {total_cg - cg0} gz {n_corr}",
+                f"it {it}: obj {pobj:.8g} gap {gap:.2e} kkt {kkt:.2e} viol {viol:.1e} "
+                f"mu {mu:.2e} sig {sig:.1e} ap {ap:.3f} cg {total_cg} "
+                f"corr {total_cg - cg0} gz {n_corr}",
                 flush=True,
             )
     bar.close()
@@ -552,7 +574,15 @@ def solve_native(
         + ((xi.copy(), sb.copy(), na.copy(), nb.copy()) if hinge else None,)
     )
     if status != "optimal":
-        if status in ("stalled", "numerical_error"):
+        if status == "numerical_error":
+            msg = (
+                f"native solver stopped after {n_iter} iterations (numerical_error: its "
+                "Newton systems became too ill-conditioned to give usable directions) with "
+                f"stopping criterion {crit_out:.2e} > tol={tol_eff:g}; the best iterate is "
+                "returned. Standardize the features (StandardScaler), use a larger beta, or "
+                "use solver='cvxpy'"
+            )
+        elif status == "stalled":
             msg = (
                 f"native solver stopped after {n_iter} iterations ({status}: no progress in "
                 f"working precision {dtype.name}) with stopping criterion {crit_out:.2e} > "

@@ -61,6 +61,7 @@ def _improve_dual(op, V, cnv, lam1, beta, max_columns=40):
 
 def _max_step(x, dx):
     """Largest step in (0, 1] keeping ``x + step * dx >= 0``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(dx < 0, x / np.minimum(dx, -1e-300), -np.inf)
-    return float(min(1.0, -ratio.max(initial=-np.inf)))
+    neg = dx < 0
+    if not neg.any():
+        return 1.0
+    return float(min(1.0, np.min(x[neg] / -dx[neg])))
