@@ -43,6 +43,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         "max_arrangements": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "max_time": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "warm_start": ["boolean"],
+        "device": "no_validation",  # None, a device string or a torch.device: checked in fit
     }
 
     def __init__(
@@ -64,6 +65,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         max_arrangements=None,
         max_time=None,
         warm_start=False,
+        device=None,
     ):
         self.beta = beta
         self.width = width
@@ -82,6 +84,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         self.max_arrangements = max_arrangements
         self.max_time = max_time
         self.warm_start = warm_start
+        self.device = device
 
     # -------------------------------------------------------------- subclass hooks
     def _encode_targets(self, y):
@@ -118,6 +121,17 @@ class BaseConvexThreeLayer(BaseEstimator):
             if conf.D1.shape[0] == Xt.shape[0] and U.shape[0] == Y.shape[1]:
                 warm = self._warm
         solver_options = dict(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
+        if self.device is not None:
+            if self.solver in ("cvxpy", "ipm"):
+                raise ValueError(
+                    f"device={self.device!r} runs the first-order native solver on torch; "
+                    f"solver={self.solver!r} cannot use it. Use solver='al-fista' (or "
+                    "'native' / 'auto'), or device=None."
+                )
+            from .solvers._backend import get_backend
+
+            get_backend(self.device)  # a clear error for a bad device or a missing torch
+        solver_options["device"] = self.device
         solver_options["cvxpy_solver"] = self.cvxpy_solver
         out = fit_convex_program(
             Xt,

@@ -77,6 +77,7 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
         max_arrangements=None,
         max_time=None,
         warm_start=False,
+        device=None,
     ):
         super().__init__(
             beta=beta,
@@ -96,6 +97,7 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
             max_arrangements=max_arrangements,
             max_time=max_time,
             warm_start=warm_start,
+            device=device,
         )
 
     def _encode_targets(self, y):

@@ -93,7 +93,7 @@ def _add_convex(parser, n_arrangements_default):
     )
     group.add_argument(
         "--solver",
-        choices=("auto", "cvxpy", "native"),
+        choices=("auto", "cvxpy", "native", "ipm", "al-fista"),
         default=None,
         help="solver of the convex program (default: the estimator's, 'auto')",
     )

@@ -143,11 +143,15 @@ def fit_convex_program(
         return None if max_time is None else max(max_time - (time.perf_counter() - start), 0.0)
 
     def solve(program, U0, b0):
-        name = resolve_solver(solver, program)
+        device = solver_options.get("device")
+        name = resolve_solver(solver, program, device=device)
         options = dict(solver_options)
+        options.pop("device", None)
         if name != "cvxpy":
             options.pop("cvxpy_solver", None)
             options.update(U0=U0, b0=b0)
+        if name == "al-fista":
+            options["device"] = device
         try:
             result = get_solver(name)(
                 program, loss, Y, w, beta, fit_intercept, max_time=remaining(), **options
@@ -167,15 +171,9 @@ def fit_convex_program(
                 ConvergenceWarning,
                 stacklevel=4,
             )
+            options = {k: v for k, v in solver_options.items() if k != "device"}
             return get_solver("cvxpy")(
-                program,
-                loss,
-                Y,
-                w,
-                beta,
-                fit_intercept,
-                max_time=remaining(),
-                **solver_options,
+                program, loss, Y, w, beta, fit_intercept, max_time=remaining(), **options
             )
 
     program = ConvexProgram(Xt, conf, Y.shape[1], dtype=Xt.dtype)

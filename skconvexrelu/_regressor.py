@@ -19,11 +19,18 @@ _PARAMS_DOC = """
         sub-networks per output (one per output sign).
     loss : {LOSSES}, default="{DEFAULT_LOSS}"
         Training loss.
-    solver : {{"auto", "cvxpy", "native"}}, default="auto"
+    solver : {{"auto", "cvxpy", "native", "ipm", "al-fista"}}, default="auto"
         ``"cvxpy"`` solves the conic program with a generic solver (see
-        ``cvxpy_solver``); ``"native"`` uses the package's own solver for large problems;
-        ``"auto"`` picks cvxpy for small programs and the native solver above
-        ``skconvexrelu.solvers.AUTO_NATIVE_SIZE``. ``solver_`` says what ran.
+        ``cvxpy_solver``). ``"ipm"`` is the package's structured interior-point method
+        (few iterations, exact to ``tol``, for inputs of up to a few dozen features);
+        ``"al-fista"`` its matrix-free first-order method (augmented Lagrangian with
+        accelerated proximal steps; memory and time per step linear in ``n_samples``,
+        for wide inputs, and the one that runs on torch, see ``device``). ``"native"``
+        picks ``"ipm"`` when one of its iterations is affordable
+        (``skconvexrelu.solvers.IPM_MAX_FLOPS``), else ``"al-fista"``. ``"auto"`` picks
+        cvxpy for small programs and ``"native"`` above
+        ``skconvexrelu.solvers.AUTO_NATIVE_SIZE`` samples x variables. ``solver_`` says
+        what ran.
     cvxpy_solver : {{"CLARABEL", "MOSEK", "SCS", "ECOS"}} or None, default=None
         Conic solver used by ``solver="cvxpy"``. None uses MOSEK when it is installed
         with a license, otherwise Clarabel, falling back to SCS. Asking for MOSEK without
@@ -64,6 +71,12 @@ _PARAMS_DOC = """
     warm_start : bool, default=False
         Reuse the configurations and the solution of the previous call to ``fit`` (on
         data with the same number of samples), e.g. along a path of ``beta`` values.
+    device : str, torch.device or None, default=None
+        Run the first-order native solver (``"al-fista"``) on torch tensors on this
+        device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...); needs the optional
+        dependency torch (``pip install skconvexrelu[torch]``). With ``solver="auto"``
+        or ``"native"`` a device selects ``"al-fista"``; with ``"cvxpy"`` or ``"ipm"``
+        it is an error. None computes with NumPy.
 """
 
 _ATTRS_DOC = """

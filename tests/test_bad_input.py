@@ -3,10 +3,6 @@
 Every test runs on both estimators and, where it fits, on every solver of
 ``skconvexrelu.solvers.SOLVERS`` (a solver that says it is "not available" is skipped).
 Settings are tiny (width=2, n_arrangements=3) so that the whole file stays fast.
-
-Tests marked ``NEEDS WIRING`` check behaviour that ``_base.py`` gets once it calls the
-helpers of :mod:`skconvexrelu._validation` (``check_feature_scale(X)`` at the start of
-``fit`` after validation, ``check_cvxpy_size`` before a cvxpy solve); they fail until then.
 """
 
 import pickle
@@ -38,7 +34,7 @@ from skconvexrelu._validation import (
 from skconvexrelu.solvers import SOLVERS, SolverError, get_solver
 
 TINY = dict(width=2, n_arrangements=3, random_state=0)
-SOLVER_NAMES = [s for s in SOLVERS if s != "auto"]
+SOLVER_NAMES = [s for s in SOLVERS if s not in ("auto", "native")]  # native = ipm or al-fista
 ESTIMATORS = {"regressor": ConvexThreeLayerRegressor, "classifier": ConvexThreeLayerClassifier}
 
 
@@ -383,7 +379,7 @@ def test_huge_feature_scale_minimal_example(solver):
 
 @pytest.mark.parametrize("scale", [1e8, 1e-8])
 def test_extreme_feature_scale_warns(kind, solver, scale):
-    """NEEDS WIRING: fit calls check_feature_scale(X) after validation."""
+    """fit calls check_feature_scale(X) after validation."""
     X, y = _data(kind, scale=scale)
     with pytest.warns(BadScalingWarning, match="StandardScaler"):
         try:
@@ -393,7 +389,7 @@ def test_extreme_feature_scale_warns(kind, solver, scale):
 
 
 def test_mixed_feature_scales_warn(kind, solver):
-    """NEEDS WIRING: one feature 1e6 times the others."""
+    """One feature 1e6 times the others."""
     X, y = _data(kind)
     X[:, 2] *= 1e6
     with pytest.warns(BadScalingWarning):
@@ -806,7 +802,7 @@ def test_check_fit_result():
 
 
 def test_cvxpy_program_too_large_raises(kind, monkeypatch):
-    """NEEDS WIRING: fit with solver="cvxpy" calls check_cvxpy_size before solving."""
+    """fit with solver="cvxpy" calls check_cvxpy_size before solving."""
     X, y = _data(kind)
     monkeypatch.setattr(_validation, "MAX_CVXPY_CONSTRAINTS", 10)
     with pytest.raises(ValueError, match="too large.*native"):

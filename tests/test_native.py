@@ -1,64 +1,11 @@
 """Tests of the native interior-point solver against cvxpy + Clarabel on small programs."""
 
-import warnings
-
 import numpy as np
 import pytest
+from _programs import reference_solution, small_problem
 from sklearn.exceptions import ConvergenceWarning
 
-from skconvexrelu._arrangements import sample_configurations
-from skconvexrelu._losses import make_loss
-from skconvexrelu._program import ConvexProgram
 from skconvexrelu.solvers._native import estimate_memory, solve_native
-
-try:
-    from skconvexrelu.solvers._cvxpy import solve_cvxpy
-except ImportError:  # pragma: no cover - the cvxpy solver ships with the package
-    solve_cvxpy = None
-
-
-def _problem(
-    loss="squared",
-    n=50,
-    d=4,
-    width=3,
-    P=5,
-    n_outputs=1,
-    seed=0,
-    dtype=np.float64,
-    bias=True,
-    weights=False,
-):
-    """A small teacher-network problem: (program, loss, Y, w, beta)."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    W1 = rng.standard_normal((d, 4))
-    w2 = rng.standard_normal(4)
-    y = np.maximum(X @ W1, 0) @ w2
-    Xt = np.hstack([X, np.ones((n, 1))]) if bias else X
-    conf = sample_configurations(Xt, width, P, random_state=seed)
-    if loss == "squared":
-        Y = y[:, None] if n_outputs == 1 else np.stack([y, np.sin(X[:, 0])], 1)[:, :n_outputs]
-    elif n_outputs == 1:
-        Y = np.where(y > np.median(y), 1.0, -1.0)[:, None]
-    else:
-        labels = np.digitize(y, np.quantile(y, np.linspace(0, 1, n_outputs + 1)[1:-1]))
-        Y = np.eye(n_outputs)[labels]
-        if loss == "hinge":
-            Y = 2.0 * Y - 1.0
-    program = ConvexProgram(Xt, conf, n_outputs=Y.shape[1], dtype=dtype)
-    w = rng.uniform(0.5, 1.5, n) if weights else np.ones(n)
-    w = w / w.sum()
-    return program, make_loss(loss, Y.shape[1]), Y, w, 0.05 / n
-
-
-def _reference(program, loss, Y, w, beta, fit_intercept=True):
-    """The cvxpy optimum, accurate enough to compare at 1e-4."""
-    if solve_cvxpy is None:  # pragma: no cover
-        pytest.skip("cvxpy solver unavailable")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return solve_cvxpy(program, loss, Y, w, beta, fit_intercept=fit_intercept, tol=1e-9)
 
 
 def _check_solution(program, loss, Y, w, beta, res, tol=1e-6):
@@ -88,28 +35,28 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(f"{v}" for v in c.values()))
 def test_matches_cvxpy(case):
-    program, loss, Y, w, beta = _problem(**case)
+    program, loss, Y, w, beta = small_problem(**case)
     res = solve_native(program, loss, Y, w, beta)
     _check_solution(program, loss, Y, w, beta, res)
-    ref = _reference(program, loss, Y, w, beta)
+    ref = reference_solution(program, loss, Y, w, beta)
     # the native certificate is a proven bound: within tol of the restricted optimum;
     # the two solvers agree to 1e-4 relative
     assert res.objective == pytest.approx(ref.objective, rel=1e-4)
 
 
 def test_no_intercept_and_no_bias_column():
-    program, loss, Y, w, beta = _problem("squared", bias=False, seed=3)
+    program, loss, Y, w, beta = small_problem("squared", bias=False, seed=3)
     res = solve_native(program, loss, Y, w, beta, fit_intercept=False)
     _check_solution(program, loss, Y, w, beta, res)
     assert np.all(res.intercept == 0)
-    ref = _reference(program, loss, Y, w, beta, fit_intercept=False)
+    ref = reference_solution(program, loss, Y, w, beta, fit_intercept=False)
     assert res.objective == pytest.approx(ref.objective, rel=1e-4)
 
 
 def test_duality_gap_certificate_is_a_lower_bound():
     # a loose tolerance stops early, yet the objective is within that tolerance of the
     # optimum, as the certified gap promises
-    program, loss, Y, w, beta = _problem("squared", seed=1)
+    program, loss, Y, w, beta = small_problem("squared", seed=1)
     tight = solve_native(program, loss, Y, w, beta, tol=1e-8)
     loose = solve_native(program, loss, Y, w, beta, tol=1e-2)
     assert loose.n_iter < tight.n_iter
@@ -119,7 +66,7 @@ def test_duality_gap_certificate_is_a_lower_bound():
 
 
 def test_max_iter_warns():
-    program, loss, Y, w, beta = _problem("squared")
+    program, loss, Y, w, beta = small_problem("squared")
     with pytest.warns(ConvergenceWarning, match="max_iter=2") as rec:
         res = solve_native(program, loss, Y, w, beta, max_iter=2)
     assert "tol" in str(rec[0].message)
@@ -134,15 +81,15 @@ def test_max_iter_warns():
 
 
 def test_max_time_warns():
-    program, loss, Y, w, beta = _problem("squared")
+    program, loss, Y, w, beta = small_problem("squared")
     with pytest.warns(ConvergenceWarning, match="max_time"):
         res = solve_native(program, loss, Y, w, beta, max_time=0.0)
     assert res.status == "max_time"
 
 
 def test_float32():
-    p64, loss, Y, w, beta = _problem("squared", n=60)
-    p32, *_ = _problem("squared", n=60, dtype=np.float32)
+    p64, loss, Y, w, beta = small_problem("squared", n=60)
+    p32, *_ = small_problem("squared", n=60, dtype=np.float32)
     r64 = solve_native(p64, loss, Y, w, beta)
     r32 = solve_native(p32, loss, Y, w, beta)
     assert r32.U.dtype == np.float32
@@ -155,7 +102,7 @@ def test_float32():
 
 
 def test_warm_start_from_optimum():
-    program, loss, Y, w, beta = _problem("cross_entropy", n=60)
+    program, loss, Y, w, beta = small_problem("cross_entropy", n=60)
     cold = solve_native(program, loss, Y, w, beta)
     assert cold.n_iter > 5
     warm = solve_native(program, loss, Y, w, beta, U0=cold.U, b0=cold.intercept)
@@ -166,9 +113,9 @@ def test_warm_start_from_optimum():
 
 def test_warm_start_primal_only():
     # a primal warm start from a nearby problem (another beta) also converges
-    program, loss, Y, w, beta = _problem("squared", n=60)
+    program, loss, Y, w, beta = small_problem("squared", n=60)
     other = solve_native(program, loss, Y, w, 2 * beta)
-    program2, *_ = _problem("squared", n=60)  # a fresh program: no cached duals
+    program2, *_ = small_problem("squared", n=60)  # a fresh program: no cached duals
     res = solve_native(program2, loss, Y, w, beta, U0=other.U, b0=other.intercept)
     _check_solution(program2, loss, Y, w, beta, res)
     ref = solve_native(program2, loss, Y, w, beta)
@@ -176,14 +123,14 @@ def test_warm_start_primal_only():
 
 
 def test_verbose_progress_bar(capsys):
-    program, loss, Y, w, beta = _problem("squared", n=40)
+    program, loss, Y, w, beta = small_problem("squared", n=40)
     solve_native(program, loss, Y, w, beta, verbose=1)
     err = capsys.readouterr().err
     assert "obj=" in err and "gap=" in err
 
 
 def test_silent_by_default(capsys):
-    program, loss, Y, w, beta = _problem("squared", n=40)
+    program, loss, Y, w, beta = small_problem("squared", n=40)
     solve_native(program, loss, Y, w, beta)
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
@@ -192,7 +139,7 @@ def test_silent_by_default(capsys):
 def test_memory_check(monkeypatch):
     import skconvexrelu.solvers._native as native
 
-    program, loss, Y, w, beta = _problem("squared", n=40)
+    program, loss, Y, w, beta = small_problem("squared", n=40)
     assert estimate_memory(program) > 0
     monkeypatch.setattr(native, "_available_memory", lambda: 1000)
     with pytest.raises(MemoryError, match="GiB"):
@@ -202,11 +149,11 @@ def test_memory_check(monkeypatch):
 def test_zero_rows_and_constant_configurations():
     # a sample equal to zero (no bias column) gives identically-zero constraint rows,
     # which the solver must leave out
-    program, loss, Y, w, beta = _problem("squared", bias=False, seed=2)
+    program, loss, Y, w, beta = small_problem("squared", bias=False, seed=2)
     program.Xt[0] = 0.0
     res = solve_native(program, loss, Y, w, beta)
     _check_solution(program, loss, Y, w, beta, res)
-    ref = _reference(program, loss, Y, w, beta)
+    ref = reference_solution(program, loss, Y, w, beta)
     assert res.objective == pytest.approx(ref.objective, rel=1e-4)
 
 
@@ -216,10 +163,10 @@ def test_variable_space_capacitance(monkeypatch, loss):
     # it on a small problem: same optimum, and CG still converges in a few steps
     import skconvexrelu.solvers._native_ops as ops
 
-    program, loss_, Y, w, beta = _problem(loss, n=40, P=3)
+    program, loss_, Y, w, beta = small_problem(loss, n=40, P=3)
     ref = solve_native(program, loss_, Y, w, beta)
     monkeypatch.setattr(ops, "CAPACITANCE", "variables")
-    program2, *_ = _problem(loss, n=40, P=3)
+    program2, *_ = small_problem(loss, n=40, P=3)
     res = solve_native(program2, loss_, Y, w, beta)
     _check_solution(program2, loss_, Y, w, beta, res)
     assert res.objective == pytest.approx(ref.objective, rel=1e-5)

@@ -1,15 +1,38 @@
-"""Solvers for the convex program. Each follows one contract (:class:`SolveResult`)."""
+"""Solvers for the convex program. Each follows one contract (:class:`SolveResult`).
+
+Names accepted by the estimators' ``solver`` parameter:
+
+- ``"cvxpy"``: the conic program through cvxpy (Clarabel, or MOSEK with a license);
+- ``"ipm"``: the package's structured interior-point method (``native:ipm-pcg``,
+  :mod:`skconvexrelu.solvers._native`): few, expensive iterations, exact to ``tol``;
+  the method of choice for narrow inputs (blocks of ``width * (n_features + 1)`` up to a
+  few hundred);
+- ``"al-fista"``: the package's matrix-free first-order method (``native:al-fista``,
+  :mod:`skconvexrelu.solvers._first_order`): cheap iterations linear in ``n``, a few
+  arrays of the size of the first layer in memory, for wide inputs; the only one that
+  runs on torch tensors (``device``);
+- ``"native"``: ``"ipm"`` when one of its iterations is affordable
+  (:func:`ipm_is_affordable`), otherwise ``"al-fista"``; always ``"al-fista"`` when a
+  ``device`` is given;
+- ``"auto"``: ``"cvxpy"`` for small programs (up to :data:`AUTO_NATIVE_SIZE` samples x
+  variables), ``"native"`` above.
+"""
 
 from ._base import SolveResult
 from ._cvxpy import KNOWN_SOLVERS, SolverError, mosek_license_available, solve_cvxpy
 
-#: Above this many (samples x variables) ``solver="auto"`` uses the native solver
+#: Above this many (samples x variables) ``solver="auto"`` uses the native solvers
 #: (measured: at n = 100, d = 10, width 10, 20 configurations, 440,000, the native
-#: solver is already 2x faster than Clarabel, 18x at n = 400; below, on tiny programs,
+#: interior-point method is already faster than Clarabel; below, on tiny programs,
 #: Clarabel is faster and more robust).
 AUTO_NATIVE_SIZE = 1_000_000
 
-SOLVERS = ("auto", "cvxpy", "native")
+#: Largest estimated cost of one interior-point iteration (floating-point operations)
+#: for which ``solver="native"`` picks the interior-point method: about 2 s on 2 cores.
+IPM_MAX_FLOPS = 1e11
+
+SOLVERS = ("auto", "cvxpy", "native", "ipm", "al-fista")
+NATIVE_SOLVERS = ("ipm", "al-fista")
 
 
 def _load_native():
@@ -20,35 +43,66 @@ def _load_native():
     return solve_native
 
 
-def resolve_solver(solver, program):
-    """The name of the solver to run for ``solver`` (``"auto"`` decides by size)."""
-    if solver != "auto":
-        return solver
-    n_var = 2 * program.n_outputs * program.conf.n_configurations * program.conf.width
-    n_var *= program.n_features
-    if _load_native() is not None and program.n_samples * n_var > AUTO_NATIVE_SIZE:
-        return "native"
-    return "cvxpy"
+def _load_first_order():
+    try:
+        from ._first_order import solve_first_order
+    except ImportError:  # pragma: no cover - the native solver ships with the package
+        return None
+    return solve_first_order
+
+
+def ipm_is_affordable(program):
+    """Whether one interior-point iteration fits in memory and in :data:`IPM_MAX_FLOPS`."""
+    from .._validation import available_memory_bytes
+    from ._native import estimate_memory, ipm_iteration_flops
+
+    avail = available_memory_bytes()
+    if avail is not None and estimate_memory(program) > 0.5 * avail:
+        return False
+    return ipm_iteration_flops(program) <= IPM_MAX_FLOPS
+
+
+def resolve_solver(solver, program, device=None):
+    """The solver to run for ``solver``: ``"cvxpy"``, ``"ipm"`` or ``"al-fista"``."""
+    if solver == "auto":
+        n_var = 2 * program.n_outputs * program.conf.n_configurations * program.conf.width
+        n_var *= program.n_features
+        native_ok = _load_native() is not None or _load_first_order() is not None
+        if device is None and (not native_ok or program.n_samples * n_var <= AUTO_NATIVE_SIZE):
+            return "cvxpy"
+        solver = "native"
+    if solver == "native":
+        if device is not None or _load_native() is None or not ipm_is_affordable(program):
+            return "al-fista"
+        return "ipm"
+    return solver
 
 
 def get_solver(name):
     """The solve function for a resolved solver name."""
     if name == "cvxpy":
         return solve_cvxpy
-    if name == "native":
+    if name in ("ipm", "native"):
         solve = _load_native()
-        if solve is None:
-            raise ValueError("The native solver is not available in this installation.")
-        return solve
-    raise ValueError(f"Unknown solver {name!r}; expected one of {SOLVERS}.")
+    elif name == "al-fista":
+        solve = _load_first_order()
+    else:
+        raise ValueError(f"Unknown solver {name!r}; expected one of {SOLVERS}.")
+    if solve is None:
+        raise ValueError(f"The {name} solver is not available in this installation.")
+    return solve
 
 
 __all__ = [
+    "AUTO_NATIVE_SIZE",
+    "IPM_MAX_FLOPS",
     "KNOWN_SOLVERS",
+    "NATIVE_SOLVERS",
     "SOLVERS",
     "SolveResult",
     "SolverError",
     "get_solver",
+    "ipm_is_affordable",
     "mosek_license_available",
     "resolve_solver",
     "solve_cvxpy",

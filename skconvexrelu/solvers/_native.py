@@ -41,7 +41,9 @@ Mehrotra corrector and up to three Gondzio centrality correctors).
 Not covered: very wide blocks. The blocks are dense ``m d~`` squares, so for image-sized
 inputs (``d~ = 785``, ``m = 5``: 3925-square blocks) the working memory exceeds what a
 workstation has and :func:`solve_native` raises ``MemoryError`` up front (see
-:func:`estimate_memory`).
+:func:`estimate_memory`); :func:`ipm_iteration_flops` estimates the cost of one
+iteration, and ``solver="native"`` uses the first-order method
+(:mod:`skconvexrelu.solvers._first_order`) when it is too high.
 
 Stopping rule
 -------------
@@ -49,7 +51,9 @@ Two measures are computed at every iterate; the solver stops (``status="optimal"
 the cone violation ``max(-G U, 0) / max|X~ U|`` is at most ``feas_tol`` (``1e-10`` in
 float64, ``1e-6`` in float32) and the smaller of the two is at most ``tol``:
 
-1. a certified relative duality gap ``(P - D) / |P|``. With ``r = -grad L(F + b)`` (for
+1. a certified relative duality gap ``(P - D) / |P|``, with ``D`` the best of the lower
+   bounds computed so far (each is a valid bound on the same program's optimum). With
+   ``r = -grad L(F + b)`` (for
    the hinge, its multipliers ``nu y`` balanced so that ``sum_i r_i = 0``; for the other
    losses the intercept is polished so that ``sum_i r_i = 0``) and the current cone
    multipliers ``lambda >= 0`` (those of the first layer re-chosen column by column by
@@ -69,8 +73,13 @@ returned point, which is the best iterate by that criterion (its objective is co
 that point). In float32 the products with the data run in float32 (the slacks and
 multipliers are kept in float64 and the certificate is evaluated in float64) and the
 tolerance is floored at ``1e-3``; if the criterion stops improving once the barrier
-parameter is negligible, the solver stops (``status="stalled"``) with a
-ConvergenceWarning.
+parameter is negligible (for 6 iterations once the complementarity is below 1% of
+``tol``, when Newton systems are at their worst conditioning), the solver stops
+(``status="stalled"``) with a ConvergenceWarning. If the barrier parameter grows by four
+orders of magnitude (near-singular Newton systems giving wrong directions, as on tiny
+uncentered data where a sub-network's bias duplicates the output intercept) or a
+factorization fails, it stops with ``status="numerical_error"`` and returns its best
+iterate; ``solver="auto"`` then solves the program with cvxpy instead.
 """
 
 import os
@@ -126,6 +135,26 @@ def estimate_memory(program):
     else:
         cap = 4 * k_dim * k_dim * 8 + chunk * k_dim * 8
     return int(state + blocks + packed + o * cap + 2 * n * d * 8)
+
+
+def ipm_iteration_flops(program):
+    """Floating-point operations of one interior-point iteration (an estimate).
+
+    The preconditioner's block Gram matrices (``n d~^2 (o 2 P m^2)``), the block
+    factorizations (``o 2 P (m d~)^3``), the capacitance matrix (the cheaper of
+    ``n^2 P m d~ + n^3 / 3`` and ``(P m d~)^3 / 3 + 4 P^2 (m d~)^3`` per output) and
+    about 60 products with the data (``n d~ o 2 P m`` each) for the directions.
+    """
+    n, d = program.Xt.shape
+    o, _, P, _, m = program.shape
+    md = m * d
+    k_dim = P * md
+    T = d * (d + 1) // 2
+    Q = m * (m + 1) // 2
+    blocks = 2.0 * n * T * o * 2 * P * (Q + m) + 2.0 * o * 2 * P * md**3
+    cap = o * min(n * n * k_dim + n**3 / 3, k_dim**3 / 3 + 4.0 * P * P * md**3)
+    products = 60.0 * 2 * n * d * o * 2 * P * m
+    return float(blocks + cap + products)
 
 
 def solve_native(
@@ -203,8 +232,9 @@ def solve_native(
     lm = LossModel(loss, Y, w)
     beta = float(beta)
     o = op.o
-    M1, M2 = op.M1f, op.M2f
-    N = float(M1.sum() * o * 2 + M2.sum() * o * 2) + 1.0
+    N = float(op.M1.sum() * o * 2 + op.M2.sum() * o * 2) + 1.0
+    # the mask of first-layer constraints is all ones unless X~ has zero rows: then skip it
+    M1, M2 = (op.M1f if not op.M1.all() else 1.0), op.M2f
 
     # ------------------------------------------------------------ initial point
     U = program.zeros() if U0 is None else np.array(U0, dtype=dtype).reshape(program.shape)

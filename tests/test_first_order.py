@@ -1,0 +1,170 @@
+"""Tests of the matrix-free first-order solver (augmented Lagrangian + FISTA)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from _programs import reference_solution, small_problem
+from sklearn.exceptions import ConvergenceWarning
+
+from skconvexrelu.solvers._backend import get_backend
+from skconvexrelu.solvers._first_order import solve_first_order
+
+
+def _relative_violation(program, U):
+    Z = program.first_layer(U)
+    return program.cone_violation(U) / max(np.abs(Z).max(), 1e-300)
+
+
+# (case, max_iter): the squared and logistic cases reach tol=1e-6; the hinge and
+# softmax ones are stopped earlier (they converge more slowly) but agree to 1e-4
+CASES = [
+    (dict(loss="squared"), None),
+    (dict(loss="squared", n_outputs=2, weights=True), None),
+    (dict(loss="cross_entropy", n=60), None),
+    (dict(loss="hinge", n=60), 20000),
+    (dict(loss="cross_entropy", n=60, n_outputs=3, P=4), 10000),
+]
+
+
+@pytest.mark.parametrize(
+    "case, max_iter",
+    CASES,
+    ids=lambda c: "-".join(f"{v}" for v in c.values()) if isinstance(c, dict) else str(c),
+)
+def test_matches_cvxpy(case, max_iter):
+    program, loss, Y, w, beta = small_problem(**case)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = solve_first_order(program, loss, Y, w, beta, max_iter=max_iter)
+    ref = reference_solution(program, loss, Y, w, beta)
+    assert res.U.shape == program.shape
+    assert res.objective == pytest.approx(ref.objective, rel=1e-4)
+    # the reported objective is the objective of the returned point
+    obj = program.objective(res.U, res.intercept, loss, Y, w, beta)
+    assert obj == pytest.approx(res.objective, rel=1e-10)
+    assert res.solver == "native:al-fista"
+    assert res.device is None
+    assert len(res.history) >= 1
+    if max_iter is None:
+        assert res.status == "optimal"
+        assert res.stop_criterion <= 1e-6
+        # the documented feasibility: violation at most tol relative to max |X~ U|
+        assert _relative_violation(program, res.U) <= 1e-6
+
+
+def test_no_intercept_and_no_bias_column():
+    program, loss, Y, w, beta = small_problem("squared", bias=False, seed=3)
+    res = solve_first_order(program, loss, Y, w, beta, fit_intercept=False)
+    assert res.status == "optimal"
+    assert np.all(res.intercept == 0)
+    ref = reference_solution(program, loss, Y, w, beta, fit_intercept=False)
+    assert res.objective == pytest.approx(ref.objective, rel=1e-4)
+    assert _relative_violation(program, res.U) <= 1e-6
+
+
+def test_loose_tolerance_stops_earlier():
+    program, loss, Y, w, beta = small_problem("squared", seed=1)
+    loose = solve_first_order(program, loss, Y, w, beta, tol=1e-2)
+    tight = solve_first_order(program, loss, Y, w, beta, tol=1e-6)
+    assert loose.status == tight.status == "optimal"
+    assert loose.n_iter < tight.n_iter
+    assert loose.stop_criterion <= 1e-2
+    assert _relative_violation(program, loose.U) <= 1e-2
+    assert abs(loose.objective - tight.objective) <= 2e-2 * tight.objective
+
+
+def test_max_iter_warns():
+    program, loss, Y, w, beta = small_problem("squared")
+    with pytest.warns(ConvergenceWarning, match="max_iter=30") as rec:
+        res = solve_first_order(program, loss, Y, w, beta, max_iter=30)
+    assert "tol" in str(rec[0].message)
+    assert res.status == "max_iter"
+    assert res.n_iter == 30
+    assert res.stop_criterion > 1e-6
+    assert res.objective == pytest.approx(
+        program.objective(res.U, res.intercept, loss, Y, w, beta), rel=1e-10
+    )
+
+
+def test_max_time_warns():
+    program, loss, Y, w, beta = small_problem("squared")
+    with pytest.warns(ConvergenceWarning, match="max_time"):
+        res = solve_first_order(program, loss, Y, w, beta, max_time=0.0)
+    assert res.status == "max_time"
+
+
+def test_verbose_progress_bar(capsys):
+    program, loss, Y, w, beta = small_problem("squared", n=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        solve_first_order(program, loss, Y, w, beta, max_iter=50)
+        out = capsys.readouterr()
+        assert out.out == "" and out.err == ""
+        solve_first_order(program, loss, Y, w, beta, max_iter=50, verbose=1)
+    err = capsys.readouterr().err
+    assert "native:al-fista" in err and "50/50" in err
+
+
+def test_float32_stays_float32():
+    p64, loss, Y, w, beta = small_problem("squared", n=60)
+    p32, *_ = small_problem("squared", n=60, dtype=np.float32)
+    r64 = solve_first_order(p64, loss, Y, w, beta, tol=1e-3)
+    r32 = solve_first_order(p32, loss, Y, w, beta)  # tol floored at 1e-3 in float32
+    assert r32.U.dtype == np.float32
+    assert r32.intercept.dtype == np.float32
+    assert r32.status == "optimal"
+    assert r32.stop_criterion <= 1e-3
+    assert r32.objective == pytest.approx(r64.objective, rel=3e-3)
+
+
+@pytest.mark.parametrize("loss_name", ["squared", "hinge", "cross_entropy"])
+def test_torch_cpu_matches_numpy(loss_name):
+    torch = pytest.importorskip("torch")
+    program, loss, Y, w, beta = small_problem(loss_name, n=40, P=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        r_np = solve_first_order(program, loss, Y, w, beta, max_iter=150)
+        r_t = solve_first_order(program, loss, Y, w, beta, max_iter=150, device="cpu")
+        r_d = solve_first_order(
+            program, loss, Y, w, beta, max_iter=150, device=torch.device("cpu")
+        )
+    assert r_t.solver == "native:al-fista[torch:cpu]"
+    assert r_t.device == "cpu"
+    assert isinstance(r_t.U, np.ndarray)
+    assert r_t.n_iter == r_np.n_iter
+    assert r_t.objective == pytest.approx(r_np.objective, rel=1e-8)
+    assert r_d.objective == pytest.approx(r_np.objective, rel=1e-8)
+    np.testing.assert_allclose(r_t.U, r_np.U, rtol=1e-6, atol=1e-8 * np.abs(r_np.U).max())
+
+
+def test_torch_float32():
+    pytest.importorskip("torch")
+    program, loss, Y, w, beta = small_problem("squared", n=40, P=3, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = solve_first_order(program, loss, Y, w, beta, max_iter=200, device="cpu")
+    assert res.U.dtype == np.float32
+    assert res.intercept.dtype == np.float32
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "", 3])
+def test_bad_device_raises(device):
+    program, loss, Y, w, beta = small_problem("squared", n=20, P=2)
+    with pytest.raises(ValueError, match="device"):
+        solve_first_order(program, loss, Y, w, beta, device=device)
+
+
+def test_missing_torch_raises_import_error(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("No module named 'torch'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match="pip install torch"):
+        get_backend("cpu")
