@@ -82,6 +82,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._losses import HingeLoss, LogisticLoss, SoftmaxLoss, SquaredLoss
 from ._backend import get_backend
 from ._base import SolveResult
+from ._native_losses import LossModel
 
 ALGO = "native:al-fista"
 #: default number of inner (FISTA) steps, i.e. forward + adjoint pairs ...
@@ -236,53 +237,6 @@ class _SmoothLoss:
         dz = z - t
         val = be.vdot(W, be.pos(1.0 - z)) + 0.5 * rho * be.vdot(W, dz * dz)
         return val, -rho * W * Y * dz * self.mask[sl]
-
-
-def _polish_intercept(loss, F, b, Y, w, n_steps=30):
-    """The optimal intercept for fixed outputs ``F`` (numpy, float64; hinge: unchanged)."""
-    if isinstance(loss, SquaredLoss):
-        return (w @ (Y - F)) / max(w.sum(), 1e-300)
-    if isinstance(loss, HingeLoss):
-        return np.asarray(b, dtype=np.float64)
-    b = np.array(b, dtype=np.float64)
-    val = loss.value(F + b, Y, w)
-    for _ in range(n_steps):
-        gr = loss.gradient(F + b, Y, w).sum(0)
-        if np.max(np.abs(gr)) < 1e-16:
-            break
-        Fb = F + b
-        if isinstance(loss, LogisticLoss):
-            p = 1.0 / (1.0 + np.exp(-Y * Fb))
-            H = np.diag([float(w @ (p * (1 - p))[:, 0])])
-        else:
-            Pm = np.exp(Fb - Fb.max(1, keepdims=True))
-            Pm /= Pm.sum(1, keepdims=True)
-            H = np.diag(w @ Pm) - np.einsum("n,na,nb->ab", w, Pm, Pm)
-        step = -np.linalg.lstsq(H + 1e-14 * np.eye(len(b)), gr, rcond=None)[0]
-        t = 1.0
-        while t > 1e-10:
-            nb = b + t * step
-            nv = loss.value(F + nb, Y, w)
-            if nv <= val + 1e-4 * t * float(gr @ step):
-                break
-            t *= 0.5
-        else:
-            break
-        b, val = nb, nv
-    return b
-
-
-def _balance(r, Y):
-    """Hinge: scale one class's multipliers down so that ``sum_i r_i = 0``."""
-    r = np.array(r, dtype=np.float64)
-    for k in range(r.shape[1]):
-        pos = Y[:, k] > 0
-        sp, sn = r[pos, k].sum(), -r[~pos, k].sum()
-        if sp > sn and sp > 0:
-            r[pos, k] *= sn / sp
-        elif sn > sp and sn > 0:
-            r[~pos, k] *= sp / sn
-    return r
 
 
 def solve_first_order(
@@ -475,8 +429,9 @@ def solve_first_order(
     lam2 = be.zeros((n, o, 2, op.P), dtype)
     nu = be.zeros((n, o), dtype) if hinge else None
     F0, _, _ = outputs(Z)
+    lm = LossModel(loss, Y, w)  # intercept polish and hinge balance, shared with ipm
     if fit_intercept and b0 is None:
-        b = _polish_intercept(loss, F0, b, Y, w)
+        b = lm.polish_intercept(F0, b)
     Lj, Lg = estimate_norms()
     if fit_intercept:
         Lj = max(Lj, 1.0)  # the intercept direction: sum_i w_i = 1
@@ -486,7 +441,7 @@ def solve_first_order(
     def certificate(V, Z, b, rho_n):
         """(objective, lower bound, gap, violation, polished intercept, gamma)."""
         F, viol, _ = outputs(Z)
-        bp = _polish_intercept(loss, F, b, Y, w) if fit_intercept else np.zeros(o)
+        bp = lm.polish_intercept(F, b) if fit_intercept else np.zeros(o)
         cn = be.to_numpy(op.colnorms(V)).astype(np.float64)
         pobj = loss.value(F + bp, Y, w) + beta * float(cn.sum())
         if hinge:
@@ -495,8 +450,7 @@ def solve_first_order(
             for sl in chunks:
                 Fc = be.asarray(F[sl], dtype)
                 r[sl] = -be.to_numpy(sl_loss.value_grad(Fc + bb, sl, nu)[1])
-            if fit_intercept:
-                r = _balance(r, Y)
+            r = lm.balance(r, fit_intercept)
         else:
             r = -loss.gradient(F + bp, Y, w)
         rb = be.asarray(r, dtype)
