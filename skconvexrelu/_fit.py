@@ -142,23 +142,36 @@ def fit_convex_program(
     def remaining():
         return None if max_time is None else max(max_time - (time.perf_counter() - start), 0.0)
 
-    def solve(program, U0, b0):
-        device = solver_options.get("device")
-        name = resolve_solver(solver, program, device=device)
-        options = dict(solver_options)
-        options.pop("device", None)
-        if name != "cvxpy":
-            options.pop("cvxpy_solver", None)
+    def options_for(name, U0, b0):
+        """The keyword arguments of solver ``name``: ``cvxpy_solver`` is cvxpy's only,
+        ``device`` the first-order method's only."""
+        options = {
+            k: v for k, v in solver_options.items() if k not in ("cvxpy_solver", "device")
+        }
+        if name == "cvxpy":
+            options["cvxpy_solver"] = solver_options.get("cvxpy_solver")
+        else:
             options.update(U0=U0, b0=b0)
         if name == "al-fista":
-            options["device"] = device
+            options["device"] = solver_options.get("device")
+        return options
+
+    def run(name, program, U0, b0):
+        return get_solver(name)(
+            program,
+            loss,
+            Y,
+            w,
+            beta,
+            fit_intercept,
+            max_time=remaining(),
+            **options_for(name, U0, b0),
+        )
+
+    def solve(program, U0, b0):
+        name = resolve_solver(solver, program, device=solver_options.get("device"))
         try:
-            result = get_solver(name)(
-                program, loss, Y, w, beta, fit_intercept, max_time=remaining(), **options
-            )
-            if result.status == "numerical_error" and name != "cvxpy" and solver == "auto":
-                raise np.linalg.LinAlgError("ill-conditioned Newton systems")
-            return result
+            result = run(name, program, U0, b0)
         except np.linalg.LinAlgError as exc:
             if name == "cvxpy" or solver != "auto":
                 raise SolverError(
@@ -166,15 +179,19 @@ def fit_convex_program(
                     "features (StandardScaler), use a larger beta, or try "
                     "solver='cvxpy'."
                 ) from exc
-            warnings.warn(
-                f"The native solver failed numerically ({exc}); solving with cvxpy.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
-            options = {k: v for k, v in solver_options.items() if k != "device"}
-            return get_solver("cvxpy")(
-                program, loss, Y, w, beta, fit_intercept, max_time=remaining(), **options
-            )
+            failure = str(exc)
+        else:
+            if not (
+                result.status == "numerical_error" and name != "cvxpy" and solver == "auto"
+            ):
+                return result
+            failure = "ill-conditioned Newton systems"
+        warnings.warn(
+            f"The native solver failed numerically ({failure}); solving with cvxpy.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+        return run("cvxpy", program, None, None)
 
     program = ConvexProgram(Xt, conf, Y.shape[1], dtype=Xt.dtype)
     result = solve(program, U0 if U0 is None else _pad(U0, conf.n_configurations), b0)
