@@ -69,11 +69,11 @@ class ConvexProgram:
 
     def second_layer(self, Z):
         """``g`` of shape ``(n, o, 2, P)``: pre-activations of the second ReLU."""
-        return np.einsum("nospm,npm->nosp", Z, self.S1, optimize=True)
+        return np.einsum("nospm,npm->nosp", Z, self.S1)
 
     def outputs(self, g):
         """``F`` without intercept, shape ``(n, o)``."""
-        return np.einsum("nosp,np,s->no", g, self.D2, SIGMA.astype(self.dtype), optimize=True)
+        return np.einsum("nosp,np,s->no", g, self.D2, SIGMA.astype(self.dtype))
 
     def forward(self, U):
         """``F(U)`` without intercept, shape ``(n, o)``."""

