@@ -171,3 +171,92 @@ def test_variable_space_capacitance(monkeypatch, loss):
     _check_solution(program2, loss_, Y, w, beta, res)
     assert res.objective == pytest.approx(ref.objective, rel=1e-5)
     assert res.n_cg <= 25 * res.n_iter  # about 5 solves per iteration
+
+
+# ---------------------------------------------------------------- working sets
+
+
+def _dense_check(op_ws, op_full, program, rng):
+    """Gathered rows, adjointness and block Gram terms of a working-set operator."""
+    from skconvexrelu.solvers._native_ops import WorkingSetOperator  # noqa: F401
+
+    idx1, idx2 = op_ws.idx1, op_ws.idx2
+    n = program.n_samples
+    U = rng.standard_normal(program.shape)
+    Z1, g2 = op_ws.cons(U)
+    Z, g = op_full.cons(U)
+    i1 = np.where(idx1 >= 0, idx1, 0).reshape(idx1.shape[0], -1)
+    ref1 = np.take_along_axis(Z.reshape(n, -1), i1, 0).reshape(idx1.shape)
+    assert np.allclose(Z1 * op_ws.M1f, ref1 * op_ws.M1f)
+    ref2 = np.take_along_axis(g.reshape(n, -1), idx2.reshape(idx2.shape[0], -1), 0)
+    assert np.allclose(g2, ref2.reshape(idx2.shape))
+    y1 = rng.standard_normal(Z1.shape) * op_ws.M1f
+    y2 = rng.standard_normal(g2.shape)
+    s1, s2, _ = op_ws.apply(U)
+    assert np.vdot(op_ws.adjoint(y1, y2), U) == pytest.approx(
+        np.vdot(y1, s1) + np.vdot(y2, s2), rel=1e-10
+    )
+    c1 = rng.random(Z1.shape) * op_ws.M1f
+    c2 = rng.random(g2.shape)
+    B, R1 = op_ws.block_terms(c1, c2)
+    V = rng.standard_normal(program.shape)
+    Zv, gv = op_ws.cons(V)
+    Vb = V.transpose(0, 1, 2, 4, 3)  # (o, 2, P, m, d)
+    quad = np.einsum("ospjd,ospjdle,osple->", Vb, B, Vb) + np.einsum(
+        "ospjd,ospjde,ospje->", Vb, R1, Vb
+    )
+    assert quad == pytest.approx(np.sum(c1 * Zv**2) + np.sum(c2 * gv**2), rel=1e-10)
+
+
+def test_working_set_operator_matches_the_full_constraints():
+    from skconvexrelu.solvers._native import initial_working_set
+    from skconvexrelu.solvers._native_ops import Operator, WorkingSetOperator
+
+    program, *_ = small_problem("squared", n=80, n_outputs=2)
+    idx1, idx2 = initial_working_set(program)
+    pad = np.full((3,) + idx1.shape[1:], -1)  # padding rows are ignored
+    idx1 = np.concatenate([idx1, pad])
+    idx1[-1, 0, 1, 2, 0] = 7
+    op_ws = WorkingSetOperator(program, idx1, idx2)
+    _dense_check(op_ws, Operator(program), program, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [dict(loss="squared", n=120), dict(loss="hinge", n=90), dict(loss="cross_entropy", n=90)],
+    ids=lambda c: c["loss"],
+)
+def test_working_set_solves_the_full_program(monkeypatch, case):
+    # small first working sets force several rounds; the result is the full program's
+    # optimum (same objective as without a working set) and feasible for every sample
+    import skconvexrelu.solvers._native as native
+
+    monkeypatch.setattr(native, "WS_FIRST_ROWS", 1)
+    monkeypatch.setattr(native, "WS_SECOND_ROWS", 1)
+    program, loss, Y, w, beta = small_problem(**case)
+    full = solve_native(program, loss, Y, w, beta, working_set=False)
+    fresh, *_ = small_problem(**case)
+    res = solve_native(fresh, loss, Y, w, beta, working_set=True)
+    _check_solution(fresh, loss, Y, w, beta, res)
+    assert res.objective == pytest.approx(full.objective, rel=1e-5)
+    rows1, rows2 = res.working_set_rows
+    assert rows1 < case["n"]
+    assert native.grow_working_set(fresh, fresh._native_working_set, res.U, 1e-10)[1] == 0
+
+
+def test_working_set_grows_by_the_violated_constraints():
+    from skconvexrelu.solvers._native import grow_working_set, initial_working_set
+
+    program, *_ = small_problem("squared", n=60)
+    idx1, idx2 = initial_working_set(program)
+    U = np.random.default_rng(1).standard_normal(program.shape)
+    (g1, g2), n_new, worst = grow_working_set(program, (idx1, idx2), U, 1e-10)
+    assert n_new > 0 and worst > 0
+    assert g1.shape[0] >= idx1.shape[0] and g2.shape[0] >= idx2.shape[0]
+    assert np.array_equal(g1[: idx1.shape[0]], idx1)  # old rows kept in place
+    # every constraint U violates is either in the new set or beyond the per-round cap
+    s1 = program.A1[:, None, None] * program.first_layer(U)
+    new_rows = g1[idx1.shape[0] :].reshape(g1.shape[0] - idx1.shape[0], -1)
+    r, k = np.nonzero(new_rows >= 0)
+    assert r.size > 0
+    assert np.all(s1.reshape(60, -1)[new_rows[r, k], k] < 0)

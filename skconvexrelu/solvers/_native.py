@@ -38,6 +38,33 @@ linear in ``n``), whichever is cheaper. CG then takes one to a few steps, so an
 iteration costs about one preconditioner build plus five cheap solves (predictor,
 Mehrotra corrector and up to three Gondzio centrality correctors).
 
+Working set of constraints (from ``WORKING_SET_MIN_N`` samples on)
+-------------------------------------------------------------------
+At the optimum only a handful of the ``n`` cone constraints of each column are active
+(measured at n = 1,600, d~ = 11: about 7 per column of the first layer and 10 per block of
+the second, against 1,600 each), while the interior-point method pays for all of them at
+every iteration. From ``WORKING_SET_MIN_N`` samples on, each column (block) keeps its own
+working set of constraints (:class:`~skconvexrelu.solvers._native_ops.WorkingSetOperator`:
+slacks and multipliers of shape ``(R, ...)`` instead of ``(n, ...)``), the loss keeps
+every sample (the squared loss through its Gram matrix,
+:class:`~skconvexrelu.solvers._native_ops.LossGram`, formed once), and rounds alternate:
+
+1. solve the program restricted to the working set (a relaxation: its optimum is a lower
+   bound), warm started from the previous round, to a gap of ``WS_ROUND_TOL``;
+2. check every constraint of every sample at the solution (one pass over the data); add
+   to each column (block) its most violated ones (at most ``WS_ADD_FIRST * d~`` and
+   ``WS_ADD_SECOND * m d~`` per round);
+3. stop when none is violated beyond ``feas_tol``, after a last round at ``tol``.
+
+The first working set keeps, per column, the ``WS_FIRST_ROWS * d~`` constraints whose
+normals make the widest angle with their mean direction (the likeliest facets of the
+column's cone), and per block ``WS_SECOND_ROWS * m d~`` chosen the same way. The returned
+point is feasible for every sample, and its certificate holds for the full program
+(multipliers of the constraints outside the working set are zero). Measured (teacher
+data, d = 10, width 10, P = 20): n = 4,000 in 44 s instead of 130 s, n = 8,000 in 69 s
+instead of 405 s; the working sets end at about 150 first-layer and 460 second-layer
+rows. ``solver_`` reads ``native:ipm-pcg+working-set``.
+
 Not covered: very wide blocks. The blocks are dense ``m d~`` squares, so for image-sized
 inputs (``d~ = 785``, ``m = 5``: 3925-square blocks) the working memory exceeds what a
 workstation has and :func:`solve_native` raises ``MemoryError`` up front (see
@@ -92,9 +119,10 @@ from sklearn.exceptions import ConvergenceWarning
 from ._base import SolveResult
 from ._native_linalg import _cg, _improve_dual, _max_step
 from ._native_losses import LossModel
-from ._native_ops import Operator, Preconditioner
+from ._native_ops import LossGram, Operator, Preconditioner, WorkingSetOperator
 
 ALGO = "native:ipm-pcg"
+ALGO_WS = "native:ipm-pcg+working-set"
 #: smallest centering parameter of the Mehrotra corrector
 SIGMA_MIN = 1e-3
 #: at most this many Gondzio centrality correctors per iteration
@@ -103,6 +131,18 @@ MAX_CORRECTORS = 3
 CORRECTOR_SAME_SMOOTHING = True
 #: conjugate-gradient steps per Newton solve (an inexact direction is still usable)
 CG_MAXITER = 200
+#: from this many samples on, the cone constraints are enforced through a working set
+WORKING_SET_MIN_N = 4000
+#: rows per column (times d~) and per block (times m d~) in the first working set
+WS_FIRST_ROWS = 4
+WS_SECOND_ROWS = 1
+#: at most this many rows per column (times d~) and per block (times m d~) join per round
+WS_ADD_FIRST = 2
+WS_ADD_SECOND = 1
+#: at most this many working-set rounds (each an interior-point solve, warm started)
+MAX_ROUNDS = 20
+#: relative gap at which the rounds before the last stop
+WS_ROUND_TOL = 1e-3
 
 
 def _available_memory():
@@ -112,13 +152,15 @@ def _available_memory():
         return None
 
 
-def estimate_memory(program):
+def estimate_memory(program, n_constraints=None):
     """Bytes of working memory the native solver needs for ``program`` (an estimate).
 
     About 30 float64 arrays of the size of the first layer (``n x o 2 P m``) for the
     slacks, multipliers, directions and products, the block factors (``o 2 P`` squares of
     side ``m d~``), the packed data products and the exact capacitance matrix (``n x n``
-    or ``P m d~`` square, whichever the preconditioner uses).
+    or ``P m d~`` square, whichever the preconditioner uses). With a working set of
+    ``n_constraints`` samples, the 30 arrays have that many rows and about 6 of them
+    keep all ``n`` rows (the outputs and products of the loss).
     """
     n, d = program.Xt.shape
     o, _, P, _, m = program.shape
@@ -127,7 +169,12 @@ def estimate_memory(program):
     k_dim = P * md
     T = d * (d + 1) // 2
     chunk = min(n, 2048)
-    state = 30 * n * K * 8
+    if n_constraints is None and n >= WORKING_SET_MIN_N:
+        n_constraints = 3 * (WS_FIRST_ROWS + WS_ADD_FIRST) * d
+    if n_constraints is None:
+        state = 30 * n * K * 8
+    else:
+        state = 30 * min(n, n_constraints) * K * 8 + 8 * n * K * 8
     blocks = 5 * o * 2 * P * md * md * 8
     packed = chunk * (T + o * 2 * P * m * (m + 1) // 2 + K) * 8
     if n * n * k_dim + n**3 / 3 <= n * k_dim**2 / 2 + k_dim**3 / 3:
@@ -143,7 +190,9 @@ def ipm_iteration_flops(program):
     The preconditioner's block Gram matrices (``n d~^2 (o 2 P m^2)``), the block
     factorizations (``o 2 P (m d~)^3``), the capacitance matrix (the cheaper of
     ``n^2 P m d~ + n^3 / 3`` and ``(P m d~)^3 / 3 + 4 P^2 (m d~)^3`` per output) and
-    about 60 products with the data (``n d~ o 2 P m`` each) for the directions.
+    about 60 products with the data (``n d~ o 2 P m`` each) for the directions. From
+    ``WORKING_SET_MIN_N`` samples on, the constraint terms count a working set of
+    ``2 * WORKING_SET_SIZE`` samples and about 6 products use all ``n``.
     """
     n, d = program.Xt.shape
     o, _, P, _, m = program.shape
@@ -151,13 +200,21 @@ def ipm_iteration_flops(program):
     k_dim = P * md
     T = d * (d + 1) // 2
     Q = m * (m + 1) // 2
+    K = o * 2 * P * m
+    if n >= WORKING_SET_MIN_N:  # per-column working sets: rows estimated from their sizes
+        r1 = min(n, 3 * (WS_FIRST_ROWS + WS_ADD_FIRST) * d)
+        r2 = min(n, 3 * (WS_SECOND_ROWS + WS_ADD_SECOND) * md)
+        blocks = 2.0 * (r1 * K * d * d + r2 * o * 2 * P * md * md) + 2.0 * o * 2 * P * md**3
+        cap = o * (k_dim**3 / 3 + 4.0 * P * P * md**3)
+        products = 60.0 * 2 * (r1 * K * d + r2 * o * 2 * P * md) + 8.0 * 2 * n * d * K
+        return float(blocks + cap + products)
     blocks = 2.0 * n * T * o * 2 * P * (Q + m) + 2.0 * o * 2 * P * md**3
     cap = o * min(n * n * k_dim + n**3 / 3, k_dim**3 / 3 + 4.0 * P * P * md**3)
-    products = 60.0 * 2 * n * d * o * 2 * P * m
+    products = 60.0 * 2 * n * d * K
     return float(blocks + cap + products)
 
 
-def solve_native(
+def _solve_ipm(
     program,
     loss,
     Y,
@@ -170,36 +227,13 @@ def solve_native(
     b0=None,
     verbose=0,
     max_time=None,
+    working_set=None,
 ):
     """Solve the convex program with the structured interior-point method.
 
-    See the module docstring for the algorithm and the stopping rule.
-
-    Parameters
-    ----------
-    program : ConvexProgram
-    loss : Loss
-    Y : ndarray of shape (n, n_outputs)
-    w : ndarray of shape (n,)
-        Normalized sample weights (summing to one).
-    beta : float
-    fit_intercept : bool, default=True
-    max_iter : int or None, default=200
-        Maximum number of interior-point (Newton) iterations (None means 200).
-    tol : float, default=1e-6
-        Relative duality gap at which to stop (floored at 1e-3 in float32).
-    U0, b0 : ndarray, optional
-        Warm start. When ``U0`` is the solution this solver last returned for the same
-        program, its dual variables are reused too.
-    verbose : int, default=0
-        1: a progress bar with the objective, the certified gap, the cone violation and
-        the barrier parameter; 2: one printed line per iteration instead.
-    max_time : float, optional
-        Time budget in seconds; the best iterate is returned when it is exceeded.
-
-    Returns
-    -------
-    SolveResult
+    ``working_set`` (``(idx1, idx2)``, see :class:`WorkingSetOperator`) keeps only those
+    cone constraints (the loss keeps every sample); see :func:`solve_native` for the
+    other parameters.
     """
     from tqdm.auto import tqdm
 
@@ -208,7 +242,7 @@ def solve_native(
     f32 = dtype == np.float32
     tol_eff = max(float(tol), 1e-3) if f32 else float(tol)
     feas_tol = 1e-6 if f32 else 1e-10
-    need = estimate_memory(program)
+    need = estimate_memory(program, None if working_set is None else len(working_set[0]))
     avail = _available_memory()
     if avail is not None and need > avail:
         raise MemoryError(
@@ -219,22 +253,50 @@ def solve_native(
             "projection), a smaller width, fewer configurations or a smaller sample."
         )
 
+    # op: the loss on every sample; opk: the cone constraints (of the working set)
     op = Operator(program)
+    opk = op if working_set is None else WorkingSetOperator(program, *working_set)
+
+    def outputs(V):
+        return op.F(op.g(op.Z(V)))
 
     def apply64(V):
         """Cone slacks and outputs (computed in the working precision) as float64."""
-        return tuple(a.astype(np.float64, copy=False) for a in op.apply(V))
+        if opk is op:
+            return tuple(a.astype(np.float64, copy=False) for a in op.apply(V))
+        t1_, t2_, _ = opk.apply(V)
+        return tuple(a.astype(np.float64, copy=False) for a in (t1_, t2_, outputs(V)))
 
     # the certificate is computed in float64 whatever the working precision
     opc = op if dtype == np.float64 else Operator(program, np.float64)
+    opkc = (
+        opc
+        if opk is op
+        else (
+            opk
+            if dtype == np.float64
+            else WorkingSetOperator(program, *working_set, np.float64)
+        )
+    )
+
+    def adjoint_c(y1, y2, r):
+        """``G^T (y1, y2) + J^T r`` in float64 (certificate and KKT residual)."""
+        if opkc is opc:
+            return opc.adjoint(y1, y2, r)
+        return opkc.adjoint(y1, y2) + opc.adjoint(R=r)
+
     Y = np.asarray(Y, dtype=np.float64).reshape(op.n, -1)
     w = np.asarray(w, dtype=np.float64)
     lm = LossModel(loss, Y, w)
     beta = float(beta)
     o = op.o
-    N = float(op.M1.sum() * o * 2 + op.M2.sum() * o * 2) + 1.0
+    N = opk.n_cone_rows + 1.0
     # the mask of first-layer constraints is all ones unless X~ has zero rows: then skip it
-    M1, M2 = (op.M1f if not op.M1.all() else 1.0), op.M2f
+    M1, M2 = (opk.M1f if not opk.M1.all() else 1.0), opk.M2f
+    # on a working set, the squared loss's Hessian is applied through its Gram matrix
+    gram = None
+    if opk is not op and lm.kind == "squared":
+        gram = LossGram(op, w)
 
     # ------------------------------------------------------------ initial point
     U = program.zeros() if U0 is None else np.array(U0, dtype=dtype).reshape(program.shape)
@@ -255,6 +317,14 @@ def solve_native(
             and warm is not None
             and warm[0].shape == U.shape
             and np.array_equal(warm[0], U)
+            and warm[1].shape == Gs1.shape
+            and (working_set is None) == (warm[6] is None)
+            and (
+                working_set is None
+                or all(
+                    np.array_equal(a, b_) for a, b_ in zip(warm[6], working_set, strict=True)
+                )
+            )
         )
         else None
     )
@@ -299,6 +369,8 @@ def solve_native(
     cg_rtol = 1e-5
     max_correctors = MAX_CORRECTORS
     pcache = {"constant": lm.kind == "squared"}
+    if gram is not None:
+        pcache["M"] = (np.maximum(lm.W.astype(np.float64), 0.0), [gram.M] * o)
     # conjugate-gradient steps are cheap on small programs; on large ones an ill-conditioned
     # late Newton system is not worth hundreds of them
     cg_maxiter = CG_MAXITER if op.n * o * 2 * op.P * op.m <= 1_000_000 else CG_MAXITER // 4
@@ -309,17 +381,17 @@ def solve_native(
 
     def certificate(U, F, b, late=False):
         """(objective, lower bound, relative gap, polished intercept)."""
-        F64 = F if opc is op else opc.apply(U.astype(np.float64))[2]
+        F64 = F if opc is op else opc.F(opc.g(opc.Z(U.astype(np.float64))))
         bp = lm.polish_intercept(F64, b) if fit_intercept else b
         pobj = lm.loss.value(F64 + bp, Y, w) + program.penalty(U, beta)
         if hinge:
             r = lm.balance(Y * np.clip(nb, 0.0, Wm), fit_intercept)
         else:
             r = lm.dual_point(F64 + bp, 0.0, fit_intercept)
-        V = opc.adjoint(l1 * M1, l2 * M2, r)
+        V = adjoint_c(l1 * M1, l2 * M2, r)
         cnv = opc.colnorms(V)
         if beta > 0 and np.any(cnv > beta) and (cnv.max() < 1.01 * beta or late):
-            _improve_dual(opc, V, cnv, l1 * M1, beta)
+            _improve_dual(opkc, V, cnv, l1 * M1, beta)
         cn = cnv.max(initial=0.0)
         gamma = max(1.0, float(cn) / beta) if beta > 0 else (np.inf if cn > 0 else 1.0)
         dobj = lm.loss.dual(r / gamma, Y, w) if np.isfinite(gamma) else -np.inf
@@ -337,7 +409,7 @@ def solve_native(
             r = Y * nb
         else:
             r = lm.derivatives(Fb, mu)[0]
-        V = opc.adjoint(l1 * M1, l2 * M2, r)
+        V = adjoint_c(l1 * M1, l2 * M2, r)
         if beta > 0:
             _, ht, _ = op.psi(U, mu, beta)
             V -= ht[..., None, :] * U
@@ -432,17 +504,28 @@ def solve_native(
             )
             ht_d, hr_d = ht.astype(np.float64), hr.astype(np.float64)
 
-            def matvec(V):
-                Zv = op.Z(V)
-                gv = op.g(Zv)
-                Fv = op.F(gv).astype(np.float64)
+            def loss_hess(Fv):
                 HF = lm.hess_apply(Fv, Dd, Pm)
                 if fit_intercept:
                     HF = HF - lm.hess_apply(
                         np.broadcast_to(Hbb_pinv @ HF.sum(0), Fv.shape), Dd, Pm
                     )
+                return HF.astype(dtype)
+
+            def matvec(V):
                 # G^T C G v: the signs of the constraint rows cancel (A * A = 1)
-                out = op.adjoint(c1 * Zv, c2 * gv, HF.astype(dtype), signed=True)
+                if opk is op:
+                    Zv = op.Z(V)
+                    gv = op.g(Zv)
+                    HF = loss_hess(op.F(gv).astype(np.float64))
+                    out = op.adjoint(c1 * Zv, c2 * gv, HF, signed=True)
+                else:
+                    Zv, gv = opk.cons(V)
+                    out = opk.adjoint(c1 * Zv, c2 * gv, signed=True)
+                    if gram is not None:
+                        out += gram.hess(V, fit_intercept).astype(dtype)
+                    else:
+                        out += op.adjoint(R=loss_hess(outputs(V).astype(np.float64)))
                 out += op.psi_hess_apply(V, U, ht_d, hr_d)
                 return out
 
@@ -464,14 +547,24 @@ def solve_native(
                 R = r - lm.hess_apply(
                     np.broadcast_to(sm["Hbb_pinv"] @ rb, Fb.shape), sm["Dd"], sm["Pm"]
                 )
-            rhs = op.adjoint(y1.astype(dtype), y2.astype(dtype), R.astype(dtype))
+            if opk is op:
+                rhs = op.adjoint(y1.astype(dtype), y2.astype(dtype), R.astype(dtype))
+            else:
+                if hinge or "JtR" not in sm:  # the loss part is the same in every solve
+                    sm["JtR"] = op.adjoint(R=R.astype(dtype))
+                rhs = opk.adjoint(y1.astype(dtype), y2.astype(dtype)) + sm["JtR"]
             rhs -= (sm["ht"][..., None, :] * U).astype(dtype)
             dU, ncg = _cg(sm["matvec"], prec, rhs, cg_rtol, cg_maxiter)
             total_cg += ncg
-            dGs1, dGs2, dF = apply64(dU)
-            dF = dF.astype(np.float64)
+            if gram is not None:  # no per-sample outputs needed: the intercept's row only
+                dGs1, dGs2 = (a.astype(np.float64) for a in opk.apply(dU)[:2])
+                dFsum = gram.wsum(dU)
+            else:
+                dGs1, dGs2, dF = apply64(dU)
+                dF = dF.astype(np.float64)
+                dFsum = lm.hess_apply(dF, sm["Dd"], sm["Pm"]).sum(0)
             if fit_intercept:
-                db = sm["Hbb_pinv"] @ (rb - lm.hess_apply(dF, sm["Dd"], sm["Pm"]).sum(0))
+                db = sm["Hbb_pinv"] @ (rb - dFsum)
             else:
                 db = np.zeros(o)
             ds1 = (dGs1 + rp1) * M1
@@ -508,6 +601,7 @@ def solve_native(
                 center=fit_intercept,
                 cache=pcache,
                 Dfull=lm.full_curvature(sm["Pm"]),
+                opk=opk,
             )
         except np.linalg.LinAlgError:  # the Newton matrix lost positive definiteness
             status = "numerical_error"
@@ -599,6 +693,7 @@ def solve_native(
         (U_out.copy(),)
         + tuple(a.copy() for a in duals)
         + ((xi.copy(), sb.copy(), na.copy(), nb.copy()) if hinge else None,)
+        + (None if working_set is None else tuple(a.copy() for a in working_set),)
     )
     if status != "optimal":
         if status == "numerical_error":
@@ -627,7 +722,7 @@ def solve_native(
                 f"native solver stopped after max_iter={max_iter} iterations with stopping "
                 f"criterion {crit_out:.2e} > tol={tol_eff:g}; increase max_iter or tol"
             )
-        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
     intercept = np.asarray(b_out if fit_intercept else np.zeros(o), dtype=dtype)
     obj = float(program.objective(U_out, intercept, loss, Y, w, beta))
     res = SolveResult(
@@ -642,3 +737,222 @@ def solve_native(
     )
     res.n_cg = total_cg
     return res
+
+
+def solve_native(
+    program,
+    loss,
+    Y,
+    w,
+    beta,
+    fit_intercept=True,
+    max_iter=200,
+    tol=1e-6,
+    U0=None,
+    b0=None,
+    verbose=0,
+    max_time=None,
+    working_set="auto",
+):
+    """Solve the convex program with the structured interior-point method.
+
+    See the module docstring for the algorithm, the working set of samples and the
+    stopping rule.
+
+    Parameters
+    ----------
+    program : ConvexProgram
+    loss : Loss
+    Y : ndarray of shape (n, n_outputs)
+    w : ndarray of shape (n,)
+        Normalized sample weights (summing to one).
+    beta : float
+    fit_intercept : bool, default=True
+    max_iter : int or None, default=200
+        Maximum number of interior-point (Newton) iterations (None means 200); with a
+        working set, of each round.
+    tol : float, default=1e-6
+        Relative duality gap at which to stop (floored at 1e-3 in float32).
+    U0, b0 : ndarray, optional
+        Warm start. When ``U0`` is the solution this solver last returned for the same
+        program, its dual variables are reused too.
+    verbose : int, default=0
+        1: a progress bar with the objective, the certified gap, the cone violation and
+        the barrier parameter; 2: one printed line per iteration instead.
+    max_time : float, optional
+        Time budget in seconds; the best iterate is returned when it is exceeded.
+    working_set : bool or "auto", default="auto"
+        Enforce the cone constraints through a working set of samples (grown until no
+        sample's constraint is violated); "auto": from ``WORKING_SET_MIN_N`` samples on.
+
+    Returns
+    -------
+    SolveResult
+    """
+    n = program.n_samples
+    if working_set == "auto":
+        working_set = n >= WORKING_SET_MIN_N
+    max_iter = 200 if max_iter is None else int(max_iter)
+    kwargs = dict(fit_intercept=fit_intercept, tol=tol, verbose=verbose)
+    if not working_set:
+        return _solve_ipm(
+            program,
+            loss,
+            Y,
+            w,
+            beta,
+            max_iter=max_iter,
+            U0=U0,
+            b0=b0,
+            max_time=max_time,
+            **kwargs,
+        )
+    t_start = time.perf_counter()
+    feas_tol = 1e-6 if np.dtype(program.dtype) == np.float32 else 1e-10
+    ws = getattr(program, "_native_working_set", None)
+    if ws is None:
+        ws = initial_working_set(program)
+    U, b = U0, b0
+    if U is not None:  # the constraints a warm start violates join at once
+        ws = grow_working_set(program, ws, U, feas_tol)[0]
+    total_iter, total_cg, history = 0, 0, []
+    kwargs.pop("tol")
+    loose = max(float(tol), WS_ROUND_TOL)  # only the last round needs the full accuracy
+    for round_ in range(MAX_ROUNDS):
+        left = (
+            None if max_time is None else max(0.0, max_time - (time.perf_counter() - t_start))
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = _solve_ipm(
+                program,
+                loss,
+                Y,
+                w,
+                beta,
+                max_iter=max_iter,
+                tol=loose,
+                U0=U,
+                b0=b,
+                max_time=left,
+                working_set=ws,
+                **kwargs,
+            )
+        total_iter += res.n_iter
+        total_cg += getattr(res, "n_cg", 0)
+        history += res.history
+        U, b = res.U, res.intercept
+        grown, n_new, worst = grow_working_set(program, ws, U, feas_tol)
+        if verbose > 1:
+            print(
+                f"working set round {round_}: {ws[0].shape[0]} + {ws[1].shape[0]} rows per "
+                f"column and block, {res.n_iter} iterations ({res.status}); {n_new} "
+                f"constraints violated outside it (worst {worst:.1e})",
+                flush=True,
+            )
+        # a relaxation with too few constraints can be ill-conditioned: grow and go on
+        if res.status == "max_time" or (res.status == "numerical_error" and n_new == 0):
+            break
+        if n_new == 0:
+            if loose <= tol:
+                break
+            loose = float(tol)  # feasible at the loose tolerance: one more round at tol
+        ws = grown
+    for item in caught:  # the last round's warnings are the fit's
+        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    program._native_working_set = ws
+    res.n_iter, res.n_cg, res.history = total_iter, total_cg, history
+    res.working_set_rows = (ws[0].shape[0], ws[1].shape[0])
+    res.solver = ALGO_WS
+    if n_new:
+        if res.status == "optimal":
+            res.status = "max_iter"
+        warnings.warn(
+            f"native solver stopped after {total_iter} iterations with {n_new} cone "
+            f"constraints outside its working set violated (by {worst:.1e} relative); "
+            "increase max_iter or max_time",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return res
+
+
+def initial_working_set(program):
+    """First working set: the constraints most likely to be facets of each cone.
+
+    A column's first-layer constraints ``a_i^T u >= 0`` (``a_i = A1_ij x~_i``) define a
+    polyhedral cone whose facets are the extreme rays of the cone spanned by the
+    ``a_i``; the rows whose normalized ``a_i`` make the widest angle with their mean
+    direction are the likeliest extreme rays. The same rule picks each block's
+    second-layer rows (``a_i = A2_i (S1_ij x~_i)_j``).
+    """
+    X = np.asarray(program.Xt, dtype=np.float64)
+    n, d = X.shape
+    o, _, P, _, m = program.shape
+    r1 = min(n, WS_FIRST_ROWS * d)
+    r2 = min(n, WS_SECOND_ROWS * m * d)
+    xn = np.maximum(np.linalg.norm(X, axis=1), 1e-300)
+    Xh = X / xn[:, None]
+    A1 = np.asarray(program.A1, dtype=np.float64).reshape(n, P * m)
+    axis1 = Xh.T @ A1  # (d, P m): sum of the unit rows a_i / ||a_i|| of each column
+    axis1 /= np.maximum(np.linalg.norm(axis1, axis=0), 1e-300)
+    score1 = A1 * (Xh @ axis1)  # cos(a_i, axis)
+    idx1 = np.argpartition(score1, r1 - 1, axis=0)[:r1].reshape(r1, P, m)
+    S1 = np.asarray(program.S1, dtype=np.float64)  # (n, P, m)
+    A2 = np.asarray(program.A2, dtype=np.float64)  # (n, P)
+    sn = np.maximum(np.linalg.norm(S1, axis=2), 1e-300)  # ||a_i|| / ||x_i||
+    coef = (A2 / sn)[:, :, None] * S1  # a_i / ||a_i|| = coef_ij x_i / ||x_i||
+    axis2 = np.einsum("nd,npm->pmd", Xh, coef)  # (P, m, d)
+    axis2 /= np.maximum(np.linalg.norm(axis2, axis=(1, 2), keepdims=True), 1e-300)
+    score2 = np.einsum("npm,nd,pmd->np", coef, Xh, axis2)
+    score2[~np.any(program.conf.D1, axis=2)] = np.inf  # rows with g = 0 identically
+    idx2 = np.argpartition(score2, r2 - 1, axis=0)[:r2]  # (r2, P)
+    idx1 = np.ascontiguousarray(np.broadcast_to(idx1[:, None, None], (r1, o, 2, P, m)))
+    idx2 = np.ascontiguousarray(np.broadcast_to(idx2[:, None, None], (r2, o, 2, P)))
+    return idx1, idx2
+
+
+def grow_working_set(program, ws, U, feas_tol, chunk=8192):
+    """Add to each column (block) its most violated constraints outside the working set.
+
+    Returns the new working set, the number of violated constraints outside the old one
+    and the largest violation (relative to ``max |X~ u_j|``).
+    """
+    idx1, idx2 = ws
+    n = program.n_samples
+    U = np.asarray(U, dtype=program.dtype).reshape(program.shape)
+    K1 = int(np.prod(idx1.shape[1:]))
+    K2 = int(np.prod(idx2.shape[1:]))
+    v1 = np.empty((n, K1))
+    v2 = np.empty((n, K2))
+    Umat = np.moveaxis(U, 3, 0).reshape(U.shape[3], -1)
+    zmax = 0.0
+    for a in range(0, n, chunk):
+        sl = slice(a, min(n, a + chunk))
+        Z = (program.Xt[sl] @ Umat).reshape((-1,) + U.shape[:3] + U.shape[4:])
+        g = np.einsum("nospm,npm->nosp", Z, program.S1[sl])
+        v1[sl] = (-program.A1[sl][:, None, None] * Z).reshape(-1, K1)
+        v2[sl] = (-program.A2[sl][:, None, None] * g).reshape(-1, K2)
+        zmax = max(zmax, float(np.abs(Z).max(initial=0.0)))
+    out, total, worst = [], 0, 0.0
+    for v, idx, add in (
+        (v1, idx1, WS_ADD_FIRST * U.shape[3]),
+        (v2, idx2, WS_ADD_SECOND * U.shape[3] * U.shape[4]),
+    ):
+        v /= max(zmax, 1e-300)
+        flat = idx.reshape(idx.shape[0], -1)
+        cols = np.broadcast_to(np.arange(flat.shape[1]), flat.shape)
+        keep = flat >= 0
+        v[flat[keep], cols[keep]] = -np.inf  # already in the working set
+        bad = v > feas_tol
+        count = bad.sum(0)
+        total += int(count.sum())
+        worst = max(worst, float(v.max(initial=0.0)))
+        a = int(min(add, count.max(initial=0)))
+        if a == 0:
+            out.append(idx)
+            continue
+        top = np.argpartition(-v, a - 1, axis=0)[:a]
+        new = np.where(np.take_along_axis(bad, top, axis=0), top, -1)
+        out.append(np.concatenate([flat, new]).reshape((-1,) + idx.shape[1:]))
+    return tuple(out), total, worst

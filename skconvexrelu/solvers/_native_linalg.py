@@ -44,10 +44,9 @@ def _improve_dual(op, V, cnv, lam1, beta, max_columns=40):
     bad = np.argwhere(cnv > beta)
     if len(bad) > max_columns:
         return
-    X = op.X.astype(np.float64)
     for o, s, c, j in bad:
-        a1 = op.A1[:, c, j].astype(np.float64) * op.M1[:, 0, 0, c, j]
-        M = X.T * a1[None, :]  # (d, n)
+        X, a1 = op.column_rows(o, s, c, j)
+        M = X.astype(np.float64).T * a1.astype(np.float64)[None, :]  # (d, rows)
         vj = V[o, s, c, :, j].astype(np.float64)
         base = vj - M @ lam1[:, o, s, c, j].astype(np.float64)
         try:

@@ -64,6 +64,55 @@ class Operator:
     def F(self, g):
         return np.einsum("nosp,np,s->no", g, self.D2, self.sig)
 
+    @property
+    def n_cone_rows(self):
+        """Number of cone constraints (rows that are not identically zero)."""
+        return float(self.M1.sum() * self.o * 2 + self.M2.sum() * self.o * 2)
+
+    def cons(self, U):
+        """Unsigned constraint rows ``(X~ u_j, g)`` of ``U``."""
+        Z = self.Z(U)
+        return Z, self.g(Z)
+
+    def column_rows(self, o, s, c, j):
+        """Data rows and signs of the first-layer constraints of one column."""
+        return self.X, self.A1[:, c, j] * self.M1[:, 0, 0, c, j]
+
+    def block_terms(self, c1, c2, chunk=2048):
+        """``G^T diag(c) G`` per block: the second-layer part (o,2,P,m,d,m,d) and the
+        first-layer part (o,2,P,m,d,d) on the diagonal, by chunks of samples with
+        symmetric packing."""
+        n, o, P, m, d = self.n, self.o, self.P, self.m, self.d
+        iu = np.triu_indices(d)
+        T = len(iu[0])
+        ju = np.triu_indices(m)
+        Q = len(ju[0])
+        X, D1 = self.X, self.program.conf.D1
+        R2 = np.zeros((T, o * 2 * P * Q))
+        R1 = np.zeros((T, o * 2 * P * m))
+        for a in range(0, n, chunk):
+            sl = slice(a, min(n, a + chunk))
+            Xc = X[sl].astype(np.float64)
+            nc = Xc.shape[0]
+            XX = (Xc[:, :, None] * Xc[:, None, :])[:, iu[0], iu[1]]  # (nc, T)
+            D1c = D1[sl]
+            pair = (D1c[:, :, ju[0]] & D1c[:, :, ju[1]]).astype(np.float64)  # (nc, P, Q)
+            W = np.asarray(c2[sl], dtype=np.float64)[..., None] * pair[:, None, None]
+            R2 += XX.T @ W.reshape(nc, -1)
+            R1 += XX.T @ np.asarray(c1[sl], dtype=np.float64).reshape(nc, -1)
+        tri = np.zeros((d, d), dtype=int)
+        tri[iu] = np.arange(T)
+        tri[iu[1], iu[0]] = np.arange(T)
+        pr = np.zeros((m, m), dtype=int)
+        pr[ju] = np.arange(Q)
+        pr[ju[1], ju[0]] = np.arange(Q)
+        signs = self.program.conf.signs.astype(np.float64)  # (P, m)
+        full2 = R2.reshape(T, o, 2, P, Q)[tri][..., pr]  # (d, d, o, 2, P, m, m)
+        full2 = full2 * (signs[:, :, None] * signs[:, None, :])
+        B = np.ascontiguousarray(full2.transpose(2, 3, 4, 5, 0, 6, 1))  # (o,2,P,m,d,m,d)
+        R1 = R1.reshape(T, o, 2, P, m)[tri].transpose(2, 3, 4, 5, 0, 1)  # (o,2,P,m,d,d)
+        return B, R1
+
     def apply(self, U):
         """``(s1, s2, F)``: cone slacks ``A1*Z``, ``A2*g`` and the outputs (no intercept)."""
         Z = self.Z(U)
@@ -122,6 +171,132 @@ class Operator:
         )
 
 
+class WorkingSetOperator:
+    """The cone constraints of a working set of samples, chosen column by column.
+
+    ``idx1`` (``(R1, o, 2, P, m)``) lists for every column ``u_j`` the samples whose
+    first-layer constraint is kept, ``idx2`` (``(R2, o, 2, P)``) for every block the
+    samples whose second-layer constraint is kept (``-1`` pads). The slacks and
+    multipliers then have these shapes instead of ``(n, ...)``; the data rows are gathered
+    once, so a product costs ``O((R1 + R2 m) o 2 P d~)`` whatever ``n``.
+    """
+
+    def __init__(self, program, idx1, idx2, dtype=None):
+        self.program = program
+        self.dtype = np.dtype(program.dtype if dtype is None else dtype)
+        X = np.asarray(program.Xt, dtype=self.dtype)
+        self.o, _, self.P, self.d, self.m = program.shape
+        P, m = self.P, self.m
+        self.idx1, self.idx2 = idx1, idx2
+        self.M1 = idx1 >= 0
+        self.M2 = idx2 >= 0
+        self.M1f = self.M1.astype(self.dtype)
+        self.M2f = self.M2.astype(self.dtype)
+        i1 = np.where(self.M1, idx1, 0)
+        i2 = np.where(self.M2, idx2, 0)
+        cidx = np.arange(P)[:, None]
+        jidx = np.arange(m)[None, :]
+        self.n = idx1.shape[0]
+        self.Xg1 = X[i1]  # (R1, o, 2, P, m, d)
+        self.A1 = (np.asarray(program.A1, dtype=self.dtype)[i1, cidx, jidx]) * self.M1f
+        self.Xg2 = X[i2]  # (R2, o, 2, P, d)
+        self.S1g = np.asarray(program.S1, dtype=self.dtype)[i2, np.arange(P)]  # (R2,o,2,P,m)
+        self.A2 = np.asarray(program.A2, dtype=self.dtype)[i2, np.arange(P)] * self.M2f
+        # column-major copies for batched products: (columns, rows, d~), (blocks, rows, d~)
+        R1, R2 = idx1.shape[0], idx2.shape[0]
+        self.X1c = np.ascontiguousarray(self.Xg1.reshape(R1, -1, self.d).transpose(1, 0, 2))
+        self.X2c = np.ascontiguousarray(self.Xg2.reshape(R2, -1, self.d).transpose(1, 0, 2))
+        self.S2c = np.ascontiguousarray(self.S1g.reshape(R2, -1, m).transpose(1, 0, 2))
+
+    @property
+    def n_cone_rows(self):
+        return float(self.M1.sum() + self.M2.sum())
+
+    def cons(self, U):
+        o, P, m, d = self.o, self.P, self.m, self.d
+        Ub = U.reshape(o * 2 * P, d, m)
+        Uc = np.ascontiguousarray(Ub.transpose(0, 2, 1)).reshape(-1, d, 1)  # (K, d, 1)
+        Z1 = np.matmul(self.X1c, Uc)[..., 0].T.reshape(self.idx1.shape)
+        Zb = np.matmul(self.X2c, Ub)  # (blocks, R2, m)
+        g2 = np.einsum("brm,brm->br", Zb, self.S2c).T.reshape(self.idx2.shape)
+        return Z1, g2
+
+    def apply(self, U):
+        Z1, g2 = self.cons(U)
+        return self.A1 * Z1, self.A2 * g2, None
+
+    def adjoint(self, y1=None, y2=None, R=None, signed=False):
+        if R is not None:
+            raise ValueError("a working set carries no loss rows")
+        o, P, m, d = self.o, self.P, self.m, self.d
+        out = np.zeros((o * 2 * P, d, m), dtype=self.dtype)
+        if y1 is not None:
+            w1 = y1 if signed else self.A1 * y1
+            w1 = w1.reshape(self.n, -1).T[:, None, :]  # (K, 1, R1)
+            v = np.matmul(w1, self.X1c)[:, 0, :].reshape(o * 2 * P, m, d)
+            out += v.transpose(0, 2, 1)
+        if y2 is not None:
+            w2 = y2 if signed else self.A2 * y2
+            w2 = w2.reshape(self.idx2.shape[0], -1).T  # (blocks, R2)
+            out += np.matmul(self.X2c.transpose(0, 2, 1), self.S2c * w2[:, :, None])
+        return out.reshape(self.program.shape)
+
+    def column_rows(self, o, s, c, j):
+        return self.Xg1[:, o, s, c, j], self.A1[:, o, s, c, j]
+
+    def block_terms(self, c1, c2):
+        o, P, m, d = self.o, self.P, self.m, self.d
+        md = m * d
+        # batched products over the columns (blocks): (d x R) @ (R x d) each
+        X1 = self.Xg1.astype(np.float64).reshape(self.n, -1, d).transpose(1, 0, 2)
+        c1 = np.asarray(c1, dtype=np.float64).reshape(self.n, -1).T
+        R1 = np.matmul(X1.transpose(0, 2, 1), X1 * c1[:, :, None])
+        R2 = self.idx2.shape[0]
+        Phi = (self.S1g[..., :, None] * self.Xg2[..., None, :]).astype(np.float64)
+        Phi = Phi.reshape(R2, -1, md).transpose(1, 0, 2)  # (o 2 P, R2, md)
+        c2 = np.asarray(c2, dtype=np.float64).reshape(R2, -1).T
+        B = np.matmul(Phi.transpose(0, 2, 1), Phi * c2[:, :, None])
+        return (
+            np.ascontiguousarray(B.reshape(o, 2, P, m, d, m, d)),
+            R1.reshape(o, 2, P, m, d, d),
+        )
+
+
+class LossGram:
+    """The squared loss's Hessian in variable space, formed once.
+
+    ``J^T diag(w) J = E^T M E`` with ``E U = U_+ - U_-`` (the two output signs share their
+    loss rows) and ``M`` the ``P m d~`` square Gram matrix of the weighted features, the
+    same for every output. Newton products with the loss then cost ``O((P m d~)^2)``
+    whatever ``n``; forming ``M`` costs ``O(n (P m d~)^2)`` once.
+    """
+
+    def __init__(self, op, w, chunk=2048):
+        self.o, self.P, self.m, self.d = op.o, op.P, op.m, op.d
+        w = np.asarray(w, dtype=np.float64)
+        self.M = Preconditioner._gram(op, w, chunk)
+        R = np.repeat(w[:, None], op.o, axis=1).astype(op.dtype)
+        self.mvec = self._flat(op.adjoint(R=R).astype(np.float64), pair=False)  # J^T w
+        self.sw = float(w.sum())
+
+    def _flat(self, V, pair=True):
+        x = V[:, 0] - V[:, 1] if pair else V[:, 0]
+        return np.asarray(x, dtype=np.float64).transpose(0, 1, 3, 2).reshape(self.o, -1)
+
+    def wsum(self, V):
+        """``sum_i w_i (J V)_i`` per output."""
+        return np.einsum("ok,ok->o", self._flat(V), self.mvec)
+
+    def hess(self, V, center):
+        """``J^T diag(w) J V`` (minus the eliminated intercept's part when ``center``)."""
+        x = self._flat(V)
+        q = x @ self.M
+        if center:
+            q -= (np.einsum("ok,ok->o", x, self.mvec) / self.sw)[:, None] * self.mvec
+        q = q.reshape(self.o, self.P, self.m, self.d).transpose(0, 1, 3, 2)
+        return np.stack([q, -q], axis=1)
+
+
 class Preconditioner:
     """Woodbury preconditioner for the Newton matrix (see the module docstring).
 
@@ -145,39 +320,28 @@ class Preconditioner:
     """
 
     def __init__(
-        self, op, c1, c2, Dd, ht, hr, U, center=False, chunk=2048, cache=None, Dfull=None
+        self,
+        op,
+        c1,
+        c2,
+        Dd,
+        ht,
+        hr,
+        U,
+        center=False,
+        chunk=2048,
+        cache=None,
+        Dfull=None,
+        opk=None,
     ):
+        # the cone terms live on the constraint rows (opk: a working set), the loss
+        # term on every sample (op)
+        opk = op if opk is None else opk
         n, o, P, m, d = op.n, op.o, op.P, op.m, op.d
         md = m * d
-        X = op.X
-        iu = np.triu_indices(d)
-        T = len(iu[0])
-        ju = np.triu_indices(m)
-        Q = len(ju[0])
-        D1 = op.program.conf.D1
-        R2 = np.zeros((T, o * 2 * P * Q))
-        R1 = np.zeros((T, o * 2 * P * m))
-        for a in range(0, n, chunk):
-            sl = slice(a, min(n, a + chunk))
-            Xc = X[sl].astype(np.float64)
-            nc = Xc.shape[0]
-            XX = (Xc[:, :, None] * Xc[:, None, :])[:, iu[0], iu[1]]  # (nc, T)
-            D1c = D1[sl]
-            pair = (D1c[:, :, ju[0]] & D1c[:, :, ju[1]]).astype(np.float64)  # (nc, P, Q)
-            W = np.asarray(c2[sl], dtype=np.float64)[..., None] * pair[:, None, None]
-            R2 += XX.T @ W.reshape(nc, -1)
-            R1 += XX.T @ np.asarray(c1[sl], dtype=np.float64).reshape(nc, -1)
-        tri = np.zeros((d, d), dtype=int)
-        tri[iu] = np.arange(T)
-        tri[iu[1], iu[0]] = np.arange(T)
-        pr = np.zeros((m, m), dtype=int)
-        pr[ju] = np.arange(Q)
-        pr[ju[1], ju[0]] = np.arange(Q)
+        B, R1 = opk.block_terms(c1, c2)
+        X, D1 = op.X, op.program.conf.D1  # the loss rows
         signs = op.program.conf.signs.astype(np.float64)  # (P, m)
-        full2 = R2.reshape(T, o, 2, P, Q)[tri][..., pr]  # (d, d, o, 2, P, m, m)
-        full2 = full2 * (signs[:, :, None] * signs[:, None, :])
-        B = np.ascontiguousarray(full2.transpose(2, 3, 4, 5, 0, 6, 1))  # (o,2,P,m,d,m,d)
-        R1 = R1.reshape(T, o, 2, P, m)[tri].transpose(2, 3, 4, 5, 0, 1)  # (o,2,P,m,d,d)
         a_ = np.sqrt(np.einsum("...dm,...dm->...m", U, U)).astype(np.float64)
         uh = np.moveaxis(
             (U / np.where(a_ > 0, a_, 1.0)[..., None, :]).astype(np.float64), -1, -2
