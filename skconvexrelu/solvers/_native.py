@@ -132,15 +132,18 @@ CORRECTOR_SAME_SMOOTHING = True
 #: conjugate-gradient steps per Newton solve (an inexact direction is still usable)
 CG_MAXITER = 200
 #: from this many samples on, the cone constraints are enforced through a working set
-WORKING_SET_MIN_N = 4000
+WORKING_SET_MIN_N = 1500
 #: rows per column (times d~) and per block (times m d~) in the first working set
 WS_FIRST_ROWS = 4
 WS_SECOND_ROWS = 1
-#: at most this many rows per column (times d~) and per block (times m d~) join per round
+#: at most this many rows per column (times d~) and per block (times m d~) join per round,
+#: or as many as the working set has (it can double)
 WS_ADD_FIRST = 2
 WS_ADD_SECOND = 1
 #: at most this many working-set rounds (each an interior-point solve, warm started)
 MAX_ROUNDS = 20
+#: constraints with a slack below this (relative to max |X~ u_j|) join with the violated
+WS_NEAR = 1e-3
 #: relative gap at which the rounds before the last stop
 WS_ROUND_TOL = 1e-3
 
@@ -373,7 +376,8 @@ def _solve_ipm(
         pcache["M"] = (np.maximum(lm.W.astype(np.float64), 0.0), [gram.M] * o)
     # conjugate-gradient steps are cheap on small programs; on large ones an ill-conditioned
     # late Newton system is not worth hundreds of them
-    cg_maxiter = CG_MAXITER if op.n * o * 2 * op.P * op.m <= 1_000_000 else CG_MAXITER // 4
+    # (a working set's Newton system has the working set's size, whatever n)
+    cg_maxiter = CG_MAXITER if opk.n * o * 2 * op.P * op.m <= 1_000_000 else CG_MAXITER // 4
     total_cg = 0
     bar = tqdm(total=max_iter, disable=not verbose or verbose > 1, desc=ALGO)
 
@@ -936,23 +940,25 @@ def grow_working_set(program, ws, U, feas_tol, chunk=8192):
         zmax = max(zmax, float(np.abs(Z).max(initial=0.0)))
     out, total, worst = [], 0, 0.0
     for v, idx, add in (
-        (v1, idx1, WS_ADD_FIRST * U.shape[3]),
-        (v2, idx2, WS_ADD_SECOND * U.shape[3] * U.shape[4]),
+        (v1, idx1, max(WS_ADD_FIRST * U.shape[3], idx1.shape[0])),
+        (v2, idx2, max(WS_ADD_SECOND * U.shape[3] * U.shape[4], idx2.shape[0])),
     ):
         v /= max(zmax, 1e-300)
         flat = idx.reshape(idx.shape[0], -1)
         cols = np.broadcast_to(np.arange(flat.shape[1]), flat.shape)
         keep = flat >= 0
         v[flat[keep], cols[keep]] = -np.inf  # already in the working set
-        bad = v > feas_tol
-        count = bad.sum(0)
-        total += int(count.sum())
+        total += int(np.count_nonzero(v > feas_tol))
         worst = max(worst, float(v.max(initial=0.0)))
-        a = int(min(add, count.max(initial=0)))
+        # the violated constraints and, ahead of the next rounds, the nearly active ones
+        near = v > -WS_NEAR
+        a = int(min(add, near.sum(0).max(initial=0)))
         if a == 0:
             out.append(idx)
             continue
         top = np.argpartition(-v, a - 1, axis=0)[:a]
-        new = np.where(np.take_along_axis(bad, top, axis=0), top, -1)
+        new = np.where(np.take_along_axis(near, top, axis=0), top, -1)
         out.append(np.concatenate([flat, new]).reshape((-1,) + idx.shape[1:]))
+    if total == 0:
+        return ws, 0, worst
     return tuple(out), total, worst
