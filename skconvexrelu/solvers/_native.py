@@ -64,8 +64,8 @@ point is feasible for every sample, and its certificate holds for the full progr
 (multipliers of the constraints outside the working set are zero). Measured (teacher
 data, d = 10, width 10, P = 20, squared loss): n = 1,600 in 30 s instead of 46 s, 4,000
 in 44 s instead of 96 s, 8,000 in 61 s instead of 405 s, 16,000 in 84 s with working
-sets of 176 first-layer and 770 second-layer rows, 64,000 in about 400 s (the passes
-over all n samples, a few per iteration, dominate there). ``solver_`` reads
+sets of 176 first-layer and 770 second-layer rows, 64,000 in 290 s (the passes over all
+n samples, a few per iteration, dominate there). ``solver_`` reads
 ``native:ipm-pcg+working-set``.
 
 Not covered: very wide blocks. The blocks are dense ``m d~`` squares, so for image-sized
@@ -762,7 +762,7 @@ def solve_native(
 ):
     """Solve the convex program with the structured interior-point method.
 
-    See the module docstring for the algorithm, the working set of samples and the
+    See the module docstring for the algorithm, the working sets of constraints and the
     stopping rule.
 
     Parameters
@@ -788,8 +788,9 @@ def solve_native(
     max_time : float, optional
         Time budget in seconds; the best iterate is returned when it is exceeded.
     working_set : bool or "auto", default="auto"
-        Enforce the cone constraints through a working set of samples (grown until no
+        Enforce the cone constraints through per-neuron working sets (grown until no
         sample's constraint is violated); "auto": from ``WORKING_SET_MIN_N`` samples on.
+        The result then has ``working_set_rows`` (rows per column and per block).
 
     Returns
     -------
