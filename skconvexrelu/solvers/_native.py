@@ -163,9 +163,9 @@ def estimate_memory(program, n_constraints=None):
     About 30 float64 arrays of the size of the first layer (``n x o 2 P m``) for the
     slacks, multipliers, directions and products, the block factors (``o 2 P`` squares of
     side ``m d~``), the packed data products and the exact capacitance matrix (``n x n``
-    or ``P m d~`` square, whichever the preconditioner uses). With a working set of
-    ``n_constraints`` samples, the 30 arrays have that many rows and about 6 of them
-    keep all ``n`` rows (the outputs and products of the loss).
+    or ``P m d~`` square, whichever the preconditioner uses). With working sets of
+    ``n_constraints`` rows per column, the 30 arrays have that many rows and about 8
+    arrays keep all ``n`` rows (the outputs, the loss and the violation check).
     """
     n, d = program.Xt.shape
     o, _, P, _, m = program.shape
@@ -196,8 +196,8 @@ def ipm_iteration_flops(program):
     factorizations (``o 2 P (m d~)^3``), the capacitance matrix (the cheaper of
     ``n^2 P m d~ + n^3 / 3`` and ``(P m d~)^3 / 3 + 4 P^2 (m d~)^3`` per output) and
     about 60 products with the data (``n d~ o 2 P m`` each) for the directions. From
-    ``WORKING_SET_MIN_N`` samples on, the constraint terms count a working set of
-    ``2 * WORKING_SET_SIZE`` samples and about 6 products use all ``n``.
+    ``WORKING_SET_MIN_N`` samples on, the constraint terms count per-column working sets
+    of about three rounds' growth and about 8 products use all ``n``.
     """
     n, d = program.Xt.shape
     o, _, P, _, m = program.shape
