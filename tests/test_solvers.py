@@ -112,3 +112,20 @@ def test_torch_device_runs_the_first_order_solver():
     assert dev.solver_ == "native:al-fista[torch:cpu]"
     assert dev.objective_ == pytest.approx(ref.objective_, rel=1e-6)
     np.testing.assert_allclose(dev.predict(X), ref.predict(X), rtol=1e-5, atol=1e-7)
+
+
+def test_large_samples_use_working_sets_and_rebuild_the_same_network(monkeypatch):
+    # from WORKING_SET_MIN_N samples the interior-point method works on per-neuron working
+    # sets of constraints; the estimator says so and its network is the program's optimum
+    import skconvexrelu.solvers._native as native
+
+    X, y = _data(n=150)
+    common = dict(width=3, n_arrangements=4, random_state=0, solver="ipm")
+    full = ConvexThreeLayerRegressor(**common).fit(X, y)
+    monkeypatch.setattr(native, "WORKING_SET_MIN_N", 100)
+    ws = ConvexThreeLayerRegressor(**common).fit(X, y)
+    assert full.solver_ == "native:ipm-pcg"
+    assert ws.solver_ == "native:ipm-pcg+working-set"
+    assert ws.solver_status_ == "optimal"
+    assert ws.objective_ == pytest.approx(full.objective_, rel=1e-5)
+    np.testing.assert_allclose(ws.predict(X), full.predict(X), rtol=1e-3, atol=1e-3)
