@@ -147,7 +147,7 @@ MAX_ROUNDS = 20
 #: constraints with a slack below this (relative to max |X~ u_j|) join with the violated
 WS_NEAR = 1e-3
 #: relative gap at which the rounds before the last stop
-WS_ROUND_TOL = 1e-3
+WS_ROUND_TOL = 1e-1
 
 
 def _available_memory():
