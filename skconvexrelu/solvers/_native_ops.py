@@ -197,16 +197,14 @@ class WorkingSetOperator:
         cidx = np.arange(P)[:, None]
         jidx = np.arange(m)[None, :]
         self.n = idx1.shape[0]
-        self.Xg1 = X[i1]  # (R1, o, 2, P, m, d)
         self.A1 = (np.asarray(program.A1, dtype=self.dtype)[i1, cidx, jidx]) * self.M1f
-        self.Xg2 = X[i2]  # (R2, o, 2, P, d)
-        self.S1g = np.asarray(program.S1, dtype=self.dtype)[i2, np.arange(P)]  # (R2,o,2,P,m)
+        S1g = np.asarray(program.S1, dtype=self.dtype)[i2, np.arange(P)]  # (R2, o, 2, P, m)
         self.A2 = np.asarray(program.A2, dtype=self.dtype)[i2, np.arange(P)] * self.M2f
         # column-major copies for batched products: (columns, rows, d~), (blocks, rows, d~)
         R1, R2 = idx1.shape[0], idx2.shape[0]
-        self.X1c = np.ascontiguousarray(self.Xg1.reshape(R1, -1, self.d).transpose(1, 0, 2))
-        self.X2c = np.ascontiguousarray(self.Xg2.reshape(R2, -1, self.d).transpose(1, 0, 2))
-        self.S2c = np.ascontiguousarray(self.S1g.reshape(R2, -1, m).transpose(1, 0, 2))
+        self.X1c = np.ascontiguousarray(X[i1.reshape(R1, -1).T])  # (K, R1, d~)
+        self.X2c = np.ascontiguousarray(X[i2.reshape(R2, -1).T])  # (o 2 P, R2, d~)
+        self.S2c = np.ascontiguousarray(S1g.reshape(R2, -1, m).transpose(1, 0, 2))
 
     @property
     def n_cone_rows(self):
@@ -242,18 +240,19 @@ class WorkingSetOperator:
         return out.reshape(self.program.shape)
 
     def column_rows(self, o, s, c, j):
-        return self.Xg1[:, o, s, c, j], self.A1[:, o, s, c, j]
+        k = np.ravel_multi_index((o, s, c, j), self.idx1.shape[1:])
+        return self.X1c[k], self.A1[:, o, s, c, j]
 
     def block_terms(self, c1, c2):
         o, P, m, d = self.o, self.P, self.m, self.d
         md = m * d
         # batched products over the columns (blocks): (d x R) @ (R x d) each
-        X1 = self.Xg1.astype(np.float64).reshape(self.n, -1, d).transpose(1, 0, 2)
+        X1 = self.X1c.astype(np.float64)
         c1 = np.asarray(c1, dtype=np.float64).reshape(self.n, -1).T
         R1 = np.matmul(X1.transpose(0, 2, 1), X1 * c1[:, :, None])
         R2 = self.idx2.shape[0]
-        Phi = (self.S1g[..., :, None] * self.Xg2[..., None, :]).astype(np.float64)
-        Phi = Phi.reshape(R2, -1, md).transpose(1, 0, 2)  # (o 2 P, R2, md)
+        Phi = (self.S2c[..., :, None] * self.X2c[..., None, :]).astype(np.float64)
+        Phi = Phi.reshape(Phi.shape[0], R2, md)  # (o 2 P, R2, md)
         c2 = np.asarray(c2, dtype=np.float64).reshape(R2, -1).T
         B = np.matmul(Phi.transpose(0, 2, 1), Phi * c2[:, :, None])
         return (
