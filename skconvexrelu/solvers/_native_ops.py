@@ -78,40 +78,78 @@ class Operator:
         """Data rows and signs of the first-layer constraints of one column."""
         return self.X, self.A1[:, c, j] * self.M1[:, 0, 0, c, j]
 
+    #: the data products of :meth:`block_terms` are kept when they take at most this many
+    #: bytes (they do not change between iterations)
+    BLOCK_CACHE_BYTES = 64 * 2**20
+
+    def _block_data(self, sl):
+        """Packed products of the samples ``sl``: ``x x^T`` (upper triangle, (nc, T)) and
+        the signed neuron pairs ``s_j s_k D1_j D1_k`` (upper triangle, (nc, P, Q))."""
+        d, m = self.d, self.m
+        iu = np.triu_indices(d)
+        ju = np.triu_indices(m)
+        Xc = self.X[sl].astype(np.float64)
+        XX = (Xc[:, :, None] * Xc[:, None, :])[:, iu[0], iu[1]]
+        D1c = self.program.conf.D1[sl]
+        signs = self.program.conf.signs.astype(np.float64)  # (P, m)
+        pair = (D1c[:, :, ju[0]] & D1c[:, :, ju[1]]) * (signs[:, ju[0]] * signs[:, ju[1]])
+        return XX, pair
+
+    def _block_layout(self):
+        """Where each entry of the blocks (o,2,P,m,d,m,d) and of the first-layer diagonal
+        blocks (o,2,P,m,d,d) sits in the packed products (flat indices)."""
+        if getattr(self, "_layout", None) is None:
+            o, P, m, d = self.o, self.P, self.m, self.d
+            iu = np.triu_indices(d)
+            ju = np.triu_indices(m)
+            T, Q = len(iu[0]), len(ju[0])
+            tri = np.zeros((d, d), dtype=np.intp)
+            tri[iu] = np.arange(T)
+            tri[iu[1], iu[0]] = np.arange(T)
+            pr = np.zeros((m, m), dtype=np.intp)
+            pr[ju] = np.arange(Q)
+            pr[ju[1], ju[0]] = np.arange(Q)
+            blk = np.arange(o * 2 * P).reshape(o, 2, P)
+            # R2[t, (b, q)] flat: t * (o 2 P Q) + b * Q + q
+            i2 = (
+                tri[None, None, None, None, :, None, :] * (o * 2 * P * Q)
+                + blk[:, :, :, None, None, None, None] * Q
+                + pr[None, None, None, :, None, :, None]
+            )
+            # R1[t, (b, j)] flat: t * (o 2 P m) + b * m + j
+            i1 = (
+                tri[None, None, None, None] * (o * 2 * P * m)
+                + blk[..., None, None, None] * m
+                + np.arange(m)[None, None, None, :, None, None]
+            )
+            self._layout = (i2, i1)
+        return self._layout
+
     def block_terms(self, c1, c2, chunk=2048):
         """``G^T diag(c) G`` per block: the second-layer part (o,2,P,m,d,m,d) and the
         first-layer part (o,2,P,m,d,d) on the diagonal, by chunks of samples with
         symmetric packing."""
         n, o, P, m, d = self.n, self.o, self.P, self.m, self.d
-        iu = np.triu_indices(d)
-        T = len(iu[0])
-        ju = np.triu_indices(m)
-        Q = len(ju[0])
-        X, D1 = self.X, self.program.conf.D1
+        T = d * (d + 1) // 2
+        Q = m * (m + 1) // 2
+        cache = getattr(self, "_block_cache", None)
+        if cache is None:
+            cache = {}
+            if n * (T + P * Q) * 8 <= self.BLOCK_CACHE_BYTES:
+                self._block_cache = cache
         R2 = np.zeros((T, o * 2 * P * Q))
         R1 = np.zeros((T, o * 2 * P * m))
         for a in range(0, n, chunk):
             sl = slice(a, min(n, a + chunk))
-            Xc = X[sl].astype(np.float64)
-            nc = Xc.shape[0]
-            XX = (Xc[:, :, None] * Xc[:, None, :])[:, iu[0], iu[1]]  # (nc, T)
-            D1c = D1[sl]
-            pair = (D1c[:, :, ju[0]] & D1c[:, :, ju[1]]).astype(np.float64)  # (nc, P, Q)
+            XX, pair = cache[a] if a in cache else self._block_data(sl)
+            if getattr(self, "_block_cache", None) is cache:
+                cache[a] = (XX, pair)
+            nc = XX.shape[0]
             W = np.asarray(c2[sl], dtype=np.float64)[..., None] * pair[:, None, None]
             R2 += XX.T @ W.reshape(nc, -1)
             R1 += XX.T @ np.asarray(c1[sl], dtype=np.float64).reshape(nc, -1)
-        tri = np.zeros((d, d), dtype=int)
-        tri[iu] = np.arange(T)
-        tri[iu[1], iu[0]] = np.arange(T)
-        pr = np.zeros((m, m), dtype=int)
-        pr[ju] = np.arange(Q)
-        pr[ju[1], ju[0]] = np.arange(Q)
-        signs = self.program.conf.signs.astype(np.float64)  # (P, m)
-        full2 = R2.reshape(T, o, 2, P, Q)[tri][..., pr]  # (d, d, o, 2, P, m, m)
-        full2 = full2 * (signs[:, :, None] * signs[:, None, :])
-        B = np.ascontiguousarray(full2.transpose(2, 3, 4, 5, 0, 6, 1))  # (o,2,P,m,d,m,d)
-        R1 = R1.reshape(T, o, 2, P, m)[tri].transpose(2, 3, 4, 5, 0, 1)  # (o,2,P,m,d,d)
-        return B, R1
+        i2, i1 = self._block_layout()
+        return R2.ravel()[i2], R1.ravel()[i1]
 
     def apply(self, U):
         """``(s1, s2, F)``: cone slacks ``A1*Z``, ``A2*g`` and the outputs (no intercept)."""
@@ -353,12 +391,14 @@ class Preconditioner:
         K = o * 2 * P
         B = B.reshape(K, md, md)
         dg = np.sqrt(np.maximum(np.einsum("kii->ki", B), 1e-300))
-        B = B / dg[:, :, None] / dg[:, None, :]
+        B /= dg[:, :, None]
+        B /= dg[:, None, :]
         B[:, np.arange(md), np.arange(md)] += 1e-12
         try:
             Lc = np.linalg.cholesky(B)
             # LAPACK's triangular inverse: more accurate here than a batched general
-            # inverse of L, which made the last iterations' solves need more CG steps
+            # inverse of L, which made the last iterations' solves need more CG steps.
+            # (L^T is the Fortran-ordered view of the C-ordered L: no copies.)
             Li = np.empty_like(Lc)
             for k in range(K):
                 Li[k], info = dtrtri(Lc[k], lower=1)
@@ -380,7 +420,8 @@ class Preconditioner:
         self.Binv = Binv.reshape(o * 2 * P, md, md)
         Bs = Binv[:, 0] + Binv[:, 1]  # (o, P, md, md)
         dgs = np.sqrt(np.maximum(np.einsum("...ii->...i", Bs), 1e-300))
-        Bs = Bs / dgs[..., :, None] / dgs[..., None, :]
+        Bs /= dgs[..., :, None]
+        Bs /= dgs[..., None, :]
         Bs[..., np.arange(md), np.arange(md)] += 1e-12
         try:
             Hc = np.linalg.cholesky(Bs) * dgs[..., :, None]
@@ -424,14 +465,8 @@ class Preconditioner:
             self.Jc = [Jr]
             self.Sc = [_cholesky(S)]
         elif self.mode == "samples":
-            Xr = X.astype(np.float64)
-            D1r = np.ascontiguousarray((D1 * signs_[None]).transpose(1, 0, 2))  # (P, n, m)
-            D2r = op.D2.T.astype(np.float64)  # (P, n)
             for k in range(o):
-                coef = np.sqrt(Dd64[:, k])[None, :] * D2r  # (P, n)
-                Jr = ((coef[:, :, None] * D1r)[..., None] * Xr[None, :, None, :]).reshape(
-                    P, n, md
-                )
+                Jr = self._loss_rows(op, Dd64[:, k], cache, k)
                 W = np.matmul(Jr, Hc[k])  # (P, n, md)
                 Wm = W.transpose(1, 0, 2).reshape(n, k_dim)
                 S = Wm @ Wm.T
@@ -476,7 +511,13 @@ class Preconditioner:
                 else:
                     Rm[:] = 0
                     Rm[:, k] = Dd[:, k]
-                u = op.adjoint(None, None, Rm.astype(op.dtype)).astype(np.float64)
+                key = ("center", k)
+                if cache is not None and key in cache and np.array_equal(cache[key][0], Rm):
+                    u = cache[key][1]
+                else:
+                    u = op.adjoint(None, None, Rm.astype(op.dtype)).astype(np.float64)
+                    if cache is not None and cache.get("constant", False):
+                        cache[key] = (Rm.copy(), u)  # J^T D_k 1 is fixed with D
                 Umat.append(u)
                 AiU.append(self._apply_A(u))
             c = np.asarray(Dd, dtype=np.float64).sum(0)
@@ -492,6 +533,23 @@ class Preconditioner:
             Msm = 0.5 * (Msm + Msm.T)
             if np.all(np.linalg.eigvalsh(Msm) > 1e-12 * max(c.max(), 1e-300)):
                 self.center = (np.stack(AiU), np.linalg.inv(Msm))
+
+    @staticmethod
+    def _loss_rows(op, dk, cache, k):
+        """Weighted loss rows ``sqrt(dk_i) J_c`` per block pair ``c``, (P, n, m d~); kept in
+        ``cache`` while ``dk`` does not change (the squared loss)."""
+        key = ("rows", k)
+        if cache is not None and key in cache and np.array_equal(cache[key][0], dk):
+            return cache[key][1]
+        P, m, d, n = op.P, op.m, op.d, op.n
+        signs = op.program.conf.signs.astype(np.float64)
+        D1r = (op.program.conf.D1 * signs[None]).transpose(1, 0, 2)  # (P, n, m)
+        coef = np.sqrt(dk)[None, :] * op.D2.T.astype(np.float64)  # (P, n)
+        X = op.X.astype(np.float64)
+        Jr = ((coef[:, :, None] * D1r)[..., None] * X[None, :, None, :]).reshape(P, n, m * d)
+        if cache is not None and cache.get("constant", False):
+            cache[key] = (dk.copy(), Jr)
+        return Jr
 
     @staticmethod
     def _gram(op, dk, chunk):
