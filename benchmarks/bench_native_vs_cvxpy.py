@@ -102,6 +102,8 @@ def main(argv=None):
                     f" {t_cvx:>9.2f} {ref.objective:>14.8g} {rel:>9.1e} "
                     f"{t_cvx / t_native:>7.1f}x"
                 )
+                if ref.status != "optimal":
+                    line += f"  [cvxpy: {ref.status}]"
             print(line + ("" if res.status == "optimal" else f"  [{res.status}]"), flush=True)
 
 

@@ -75,6 +75,27 @@ def choose_cvxpy_solvers(cvxpy_solver=None):
     return [(name, {})]
 
 
+def _polish_clarabel(problem, V, b, program, loss, Y, w, beta, options, first):
+    """Solve again without equilibration; keep the better of the two solutions."""
+    import cvxpy as cp
+
+    U, intercept, status = first
+    try:
+        problem.solve(solver="CLARABEL", **{**options, "equilibrate_enable": False})
+    except cp.error.SolverError:
+        return first
+    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+        return first
+    U2, intercept2 = _collect(program, V, b)
+    feasible = program.cone_violation(U2) <= max(program.cone_violation(U), 1e-9)
+    better = program.objective(U2, intercept2, loss, Y, w, beta) < program.objective(
+        U, intercept, loss, Y, w, beta
+    )
+    if problem.status == cp.OPTIMAL or (feasible and better):
+        return U2, intercept2, problem.status
+    return first
+
+
 def _solver_options(name, max_iter, tol, max_time):
     opts = {}
     if name == "CLARABEL":
@@ -234,6 +255,13 @@ def solve_cvxpy(
             "the features."
         )
     U, intercept = _collect(program, V, b)
+    if status == cp.OPTIMAL_INACCURATE and name == "CLARABEL":
+        # measured on the cross-entropy programs (teacher data, n = 100): Clarabel ends
+        # "optimal_inaccurate" 4% above the optimum with its default equilibration and
+        # reaches "optimal" (within 3e-5 of the native solver) without it
+        U, intercept, status = _polish_clarabel(
+            problem, V, b, program, loss, Y, w, beta, options, (U, intercept, status)
+        )
     if status != cp.OPTIMAL:
         warnings.warn(
             f"cvxpy solver {name} stopped with status {status!r} (max_iter={max_iter}, "

@@ -375,7 +375,7 @@ def _solve_ipm(
     max_correctors = MAX_CORRECTORS
     pcache = {"constant": lm.kind == "squared"}
     if gram is not None:
-        pcache["M"] = (np.maximum(lm.W.astype(np.float64), 0.0), [gram.M] * o)
+        pcache["M"] = (np.maximum(lm.W.astype(np.float64), 0.0), [gram.M] * o, list(gram.mvec))
     # conjugate-gradient steps are cheap on small programs; on large ones an ill-conditioned
     # late Newton system is not worth hundreds of them
     # (a working set's Newton system has the working set's size, whatever n)

@@ -311,7 +311,7 @@ class LossGram:
     def __init__(self, op, w, chunk=2048):
         self.o, self.P, self.m, self.d = op.o, op.P, op.m, op.d
         w = np.asarray(w, dtype=np.float64)
-        self.M = Preconditioner._gram(op, w, chunk)
+        self.M = Preconditioner._gram(op, w, chunk)[0]
         R = np.repeat(w[:, None], op.o, axis=1).astype(op.dtype)
         self.mvec = self._flat(op.adjoint(R=R).astype(np.float64), pair=False)  # J^T w
         self.sw = float(w.sum())
@@ -442,7 +442,7 @@ class Preconditioner:
         if CAPACITANCE != "auto":
             self.mode = CAPACITANCE
         self.Hc = Hc
-        self.Jc, self.Sc, self.Hinv = [], [], None
+        self.Jc, self.Sc, self.Q, self.Hinv = [], [], [], None
         self.Dh = None
         if self.mode == "samples" and Dfull is not None and o > 1 and n * o <= 4000:
             # softmax: the loss curvature couples the outputs sample by sample; one
@@ -470,8 +470,19 @@ class Preconditioner:
                 W = np.matmul(Jr, Hc[k])  # (P, n, md)
                 Wm = W.transpose(1, 0, 2).reshape(n, k_dim)
                 S = Wm @ Wm.T
+                qv = None
+                if center:
+                    # the eliminated intercept projects the weighted loss rows:
+                    # J^T D^(1/2) (I - q q^T) D^(1/2) J with q = D^(1/2) 1 / ||D^(1/2) 1||
+                    qv = np.sqrt(Dd64[:, k])
+                    nq = np.linalg.norm(qv)
+                    qv = qv / nq if nq > 0 else None
+                if qv is not None:
+                    Sq = S @ qv
+                    S -= np.outer(qv, Sq - (qv @ Sq) * qv) + np.outer(Sq, qv)
                 S[np.arange(n), np.arange(n)] += 1.0
                 self.Jc.append(Jr)
+                self.Q.append(qv)
                 self.Sc.append(_cholesky(S))
         else:
             # Woodbury on the rank-(P m d~) loss term J^T D J = E^T M E (E: u_+ - u_-):
@@ -484,11 +495,26 @@ class Preconditioner:
             self.Hinv = Hinv
             cached = None if cache is None else cache.get("M")
             if cached is not None and np.array_equal(cached[0], Dd64):
-                Ms = cached[1]
+                Ms, msums = cached[1], cached[2]
             else:
-                Ms = [self._gram(op, Dd64[:, k], chunk) for k in range(o)]
+                grams = [self._gram(op, Dd64[:, k], chunk) for k in range(o)]
+                Ms, msums = [g[0] for g in grams], [g[1] for g in grams]
                 if cache is not None:
-                    cache["M"] = (Dd64.copy(), Ms)
+                    cache["M"] = (Dd64.copy(), Ms, msums)
+            if center:
+                # the eliminated intercept: M - m m^T / c with m = J^T D 1, c = 1^T D 1
+                # (the Gram matrix of the projected rows; kept while D does not change)
+                cached = None if cache is None else cache.get("Mc")
+                if cached is not None and np.array_equal(cached[0], Dd64):
+                    Ms = cached[1]
+                else:
+                    csum = Dd64.sum(0)
+                    Ms = [
+                        M - np.outer(mk, mk) / ck if ck > 0 else M
+                        for M, mk, ck in zip(Ms, msums, csum, strict=True)
+                    ]
+                    if cache is not None and cache.get("constant", False):
+                        cache["Mc"] = (Dd64.copy(), Ms)
             for k in range(o):
                 # C = I + Hb^T M Hb with Hb = blockdiag(H_c): row blocks H_c^T M_c. in one
                 # batched product, then column blocks (Hb^T M)_.c H_c (tall products)
@@ -501,7 +527,7 @@ class Preconditioner:
                 C[np.arange(k_dim), np.arange(k_dim)] += 1.0
                 self.Sc.append(_cholesky(C))
         self.center = None
-        if center:
+        if center and self.mode == "coupled":
             # rank-o downdate: H = A - sum_o u_o u_o^T / c_o with u_o = J^T D_o 1
             Rm = np.zeros((n, o))
             Umat, AiU = [], []
@@ -553,11 +579,13 @@ class Preconditioner:
 
     @staticmethod
     def _gram(op, dk, chunk):
-        """``M = J_pair^T diag(dk) J_pair`` (``P m d~`` square), by chunks of samples."""
+        """``M = J_pair^T diag(dk) J_pair`` (``P m d~`` square) and ``J_pair^T dk``, by
+        chunks of samples."""
         n, P, m, d = op.n, op.P, op.m, op.d
         k_dim = P * m * d
         signs = op.program.conf.signs.astype(np.float64)
         M = np.zeros((k_dim, k_dim))
+        msum = np.zeros(k_dim)
         for a in range(0, n, chunk):
             sl = slice(a, min(n, a + chunk))
             coef = np.sqrt(dk[sl])[:, None] * op.D2[sl].astype(np.float64)  # (nc, P)
@@ -566,7 +594,8 @@ class Preconditioner:
                 * op.X[sl].astype(np.float64)[:, None, None, :]
             ).reshape(-1, k_dim)
             M += Jr.T @ Jr
-        return M
+            msum += Jr.T @ np.sqrt(dk[sl])
+        return M, msum
 
     def _apply_A(self, R):
         o, P, m, d = self.o, self.P, self.m, self.d
@@ -597,7 +626,12 @@ class Preconditioner:
             if self.mode == "samples":
                 Jr = self.Jc[k]
                 q = np.matmul(Jr, (y[k, 0] - y[k, 1])[:, :, None]).sum(0)[:, 0]  # (n,)
+                qv = self.Q[k]
+                if qv is not None:
+                    q -= (qv @ q) * qv
                 z = _cho_solve(self.Sc[k], q)
+                if qv is not None:
+                    z -= (qv @ z) * qv
                 t = np.matmul(z[None, None, :], Jr)[:, 0, :]  # (P, md) = J_c^T z
             else:
                 q = np.matmul(self.Hinv[k], (y[k, 0] - y[k, 1])[:, :, None])[:, :, 0]
