@@ -122,7 +122,13 @@ from sklearn.exceptions import ConvergenceWarning
 from ._base import SolveResult
 from ._native_linalg import _cg, _improve_dual, _max_step
 from ._native_losses import LossModel
-from ._native_ops import LossGram, Operator, Preconditioner, WorkingSetOperator
+from ._native_ops import (
+    LossGram,
+    Operator,
+    Preconditioner,
+    WorkingSetOperator,
+    capacitance_costs,
+)
 
 ALGO = "native:ipm-pcg"
 ALGO_WS = "native:ipm-pcg+working-set"
@@ -182,10 +188,13 @@ def estimate_memory(program, n_constraints=None):
         state = 30 * min(n, n_constraints) * K * 8 + 8 * n * K * 8
     blocks = 5 * o * 2 * P * md * md * 8
     packed = chunk * (T + o * 2 * P * m * (m + 1) // 2 + K) * 8
-    if n * n * k_dim + n**3 / 3 <= n * k_dim**2 / 2 + k_dim**3 / 3:
-        cap = 2 * n * n * 8 + 2 * n * k_dim * 8
-    else:
-        cap = 4 * k_dim * k_dim * 8 + chunk * k_dim * 8
+    cap = 0
+    for constant in (False, True):  # the mode depends on the loss: count the larger
+        cost_s, cost_v = capacitance_costs(n, P, md, constant)
+        if cost_s <= cost_v:
+            cap = max(cap, 2 * n * n * 8 + 4 * n * k_dim * 8)
+        else:
+            cap = max(cap, 4 * k_dim * k_dim * 8 + chunk * k_dim * 8)
     return int(state + blocks + packed + o * cap + 2 * n * d * 8)
 
 

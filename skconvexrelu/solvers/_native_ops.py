@@ -22,6 +22,28 @@ import numpy as np
 from scipy.linalg.lapack import dtrtri
 
 SIG = np.array([1.0, -1.0])
+#: a Cholesky flop costs about this many matrix-product flops (NumPy's OpenBLAS, 2 cores:
+#: 33 GFlop/s for a 2,200-square factorization against 157 GFlop/s for a product)
+CHOLESKY_COST = 4.0
+
+
+def capacitance_costs(n, P, md, constant=False):
+    """Cost per iteration (in matrix-product flops) of the preconditioner's capacitance
+    matrix in sample space and in variable space: ``n^2 k + c n^3 / 3`` against
+    ``c k^3 / 3 + 4 P^2 (m d~)^3`` (plus ``n k^2 / 2`` to form the loss Gram matrix when the
+    loss curvature changes), ``k = P m d~``, ``c = CHOLESKY_COST``.
+
+    Measured (teacher data, d = 10, P = 20, m = 10, squared loss, working sets): sample
+    space 21.9 s against 25.7 s at n = 1,600; 51.8 s against 28.2 s at n = 2,400.
+    """
+    k = P * md
+    samples = n * n * k + CHOLESKY_COST * n**3 / 3
+    variables = CHOLESKY_COST * k**3 / 3 + 4.0 * P * P * md**3
+    if not constant:
+        variables += n * k * k / 2
+    return float(samples), float(variables)
+
+
 #: "auto", "samples" or "variables": where the preconditioner's capacitance matrix lives
 CAPACITANCE = "auto"
 
@@ -432,13 +454,11 @@ class Preconditioner:
         signs_ = signs
         k_dim = P * md
         # exact capacitance, in sample space (n x n) or in variable space (P m d~ square),
-        # whichever is cheaper: n^2 k + n^3 / 3 against n k^2 / 2 + k^3 / 3 + 4 P^2 (md)^3
-        # (the n k^2 / 2 term, the loss Gram matrix M, is paid once when the loss
-        # curvature is constant, as for the squared loss: `cache` keeps it)
-        var_cost = k_dim**3 / 3 + 4 * P * P * md**3
-        if cache is None or not cache.get("constant", False):
-            var_cost += n * k_dim**2 / 2
-        self.mode = "samples" if n * n * k_dim + n**3 / 3 <= var_cost else "variables"
+        # whichever is cheaper (the loss Gram matrix of the variable space is formed once
+        # when the loss curvature is constant, as for the squared loss: `cache` keeps it)
+        constant = cache is not None and cache.get("constant", False)
+        cost_s, cost_v = capacitance_costs(n, P, md, constant)
+        self.mode = "samples" if cost_s <= cost_v else "variables"
         if CAPACITANCE != "auto":
             self.mode = CAPACITANCE
         self.Hc = Hc
