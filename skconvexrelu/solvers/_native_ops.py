@@ -462,7 +462,7 @@ class Preconditioner:
         if CAPACITANCE != "auto":
             self.mode = CAPACITANCE
         self.Hc = Hc
-        self.Jc, self.Sc, self.Q, self.Hinv = [], [], [], None
+        self.Jc, self.Sc, self.Hinv = [], [], None
         self.Dh = None
         if self.mode == "samples" and Dfull is not None and o > 1 and n * o <= 4000:
             # softmax: the loss curvature couples the outputs sample by sample; one
@@ -486,23 +486,13 @@ class Preconditioner:
             self.Sc = [_cholesky(S)]
         elif self.mode == "samples":
             for k in range(o):
-                Jr = self._loss_rows(op, Dd64[:, k], cache, k)
+                # with the intercept eliminated, the rows are projected (see _loss_rows)
+                Jr = self._loss_rows(op, Dd64[:, k], cache, k, project=center)
                 W = np.matmul(Jr, Hc[k])  # (P, n, md)
                 Wm = W.transpose(1, 0, 2).reshape(n, k_dim)
                 S = Wm @ Wm.T
-                qv = None
-                if center:
-                    # the eliminated intercept projects the weighted loss rows:
-                    # J^T D^(1/2) (I - q q^T) D^(1/2) J with q = D^(1/2) 1 / ||D^(1/2) 1||
-                    qv = np.sqrt(Dd64[:, k])
-                    nq = np.linalg.norm(qv)
-                    qv = qv / nq if nq > 0 else None
-                if qv is not None:
-                    Sq = S @ qv
-                    S -= np.outer(qv, Sq - (qv @ Sq) * qv) + np.outer(Sq, qv)
                 S[np.arange(n), np.arange(n)] += 1.0
                 self.Jc.append(Jr)
-                self.Q.append(qv)
                 self.Sc.append(_cholesky(S))
         else:
             # Woodbury on the rank-(P m d~) loss term J^T D J = E^T M E (E: u_+ - u_-):
@@ -581,18 +571,30 @@ class Preconditioner:
                 self.center = (np.stack(AiU), np.linalg.inv(Msm))
 
     @staticmethod
-    def _loss_rows(op, dk, cache, k):
+    def _loss_rows(op, dk, cache, k, project=False):
         """Weighted loss rows ``sqrt(dk_i) J_c`` per block pair ``c``, (P, n, m d~); kept in
-        ``cache`` while ``dk`` does not change (the squared loss)."""
-        key = ("rows", k)
+        ``cache`` while ``dk`` does not change (the squared loss).
+
+        With ``project``, the rows of the program with its intercept eliminated:
+        ``(I - q q^T) D^(1/2) J`` with ``q = D^(1/2) 1 / ||D^(1/2) 1||``, so that
+        ``J^T D J - (J^T D 1)(J^T D 1)^T / 1^T D 1`` is their Gram matrix exactly (no
+        rank-one downdate to invert later, which lost all accuracy once the hinge loss's
+        curvature spread over many orders of magnitude).
+        """
+        key = ("rows", k, project)
         if cache is not None and key in cache and np.array_equal(cache[key][0], dk):
             return cache[key][1]
         P, m, d, n = op.P, op.m, op.d, op.n
         signs = op.program.conf.signs.astype(np.float64)
         D1r = (op.program.conf.D1 * signs[None]).transpose(1, 0, 2)  # (P, n, m)
-        coef = np.sqrt(dk)[None, :] * op.D2.T.astype(np.float64)  # (P, n)
+        sq = np.sqrt(dk)
+        coef = sq[None, :] * op.D2.T.astype(np.float64)  # (P, n)
         X = op.X.astype(np.float64)
         Jr = ((coef[:, :, None] * D1r)[..., None] * X[None, :, None, :]).reshape(P, n, m * d)
+        nq = np.linalg.norm(sq)
+        if project and nq > 0:
+            q = sq / nq
+            Jr -= q[None, :, None] * np.einsum("n,pnk->pk", q, Jr)[:, None, :]
         if cache is not None and cache.get("constant", False):
             cache[key] = (dk.copy(), Jr)
         return Jr
@@ -646,12 +648,7 @@ class Preconditioner:
             if self.mode == "samples":
                 Jr = self.Jc[k]
                 q = np.matmul(Jr, (y[k, 0] - y[k, 1])[:, :, None]).sum(0)[:, 0]  # (n,)
-                qv = self.Q[k]
-                if qv is not None:
-                    q -= (qv @ q) * qv
                 z = _cho_solve(self.Sc[k], q)
-                if qv is not None:
-                    z -= (qv @ z) * qv
                 t = np.matmul(z[None, None, :], Jr)[:, 0, :]  # (P, md) = J_c^T z
             else:
                 q = np.matmul(self.Hinv[k], (y[k, 0] - y[k, 1])[:, :, None])[:, :, 0]
