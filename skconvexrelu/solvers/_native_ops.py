@@ -25,6 +25,8 @@ SIG = np.array([1.0, -1.0])
 #: a Cholesky flop costs about this many matrix-product flops (NumPy's OpenBLAS, 2 cores:
 #: 33 GFlop/s for a 2,200-square factorization against 157 GFlop/s for a product)
 CHOLESKY_COST = 4.0
+#: the preconditioner keeps the unweighted loss rows (P, n, m d~) up to this many bytes
+ROWS_CACHE_BYTES = 256 * 2**20
 
 
 def capacitance_costs(n, P, md, constant=False):
@@ -585,12 +587,20 @@ class Preconditioner:
         if cache is not None and key in cache and np.array_equal(cache[key][0], dk):
             return cache[key][1]
         P, m, d, n = op.P, op.m, op.d, op.n
-        signs = op.program.conf.signs.astype(np.float64)
-        D1r = (op.program.conf.D1 * signs[None]).transpose(1, 0, 2)  # (P, n, m)
         sq = np.sqrt(dk)
-        coef = sq[None, :] * op.D2.T.astype(np.float64)  # (P, n)
-        X = op.X.astype(np.float64)
-        Jr = ((coef[:, :, None] * D1r)[..., None] * X[None, :, None, :]).reshape(P, n, m * d)
+        base = None if cache is None else cache.get("rows_base")
+        if base is None:
+            # the unweighted rows D2_c (s_j D1_cj x~): fixed, kept when not too large
+            signs = op.program.conf.signs.astype(np.float64)
+            D1r = (op.program.conf.D1 * signs[None]).transpose(1, 0, 2)  # (P, n, m)
+            coef = op.D2.T.astype(np.float64)  # (P, n)
+            X = op.X.astype(np.float64)
+            base = ((coef[:, :, None] * D1r)[..., None] * X[None, :, None, :]).reshape(
+                P, n, m * d
+            )
+            if cache is not None and base.nbytes <= ROWS_CACHE_BYTES:
+                cache["rows_base"] = base
+        Jr = base * sq[None, :, None]
         nq = np.linalg.norm(sq)
         if project and nq > 0:
             q = sq / nq
