@@ -12,9 +12,9 @@ without forming the ``n x (2 P m d~)`` feature matrix:
   Woodbury identity: ``B = G^T C G + H_psi`` is block diagonal over the blocks
   ``(o, sigma, c)`` (each ``m d~`` square, every cone barrier term lives in one block) and
   is factored exactly; the loss term enters through an exact capacitance matrix, in
-  sample space (``n x n``, for ``n`` up to about ``P m d~``) or in variable space
-  (``P m d~`` square, formed in ``O(n (P m d~)^2)`` by chunks over the samples, so linear
-  in ``n``). Up to the softmax coupling between outputs, the preconditioner is the exact
+  sample space (``n x n``) or in variable space (``P m d~`` square, formed in
+  ``O(n (P m d~)^2)`` by chunks over the samples, so linear in ``n``), whichever
+  :func:`capacitance_costs` finds cheaper. Up to the softmax coupling between outputs, the preconditioner is the exact
   inverse of the Newton matrix and CG takes one to a few steps per solve.
 """
 
@@ -372,7 +372,8 @@ class Preconditioner:
         Tangential and radial curvature of the smoothed group norms.
     U : current variables (directions of the radial curvature).
     center : bool
-        Include the rank-``o`` downdate of the eliminated intercept.
+        The intercept is eliminated: the loss rows are projected off ``D^(1/2) 1`` (per
+        output; for the softmax's coupled curvature, a rank-``o`` downdate instead).
     Dfull : ndarray (n, o, o) or None
         Full per-sample loss curvature (softmax); used in sample space when given.
     cache : dict or None
