@@ -14,8 +14,9 @@ without forming the ``n x (2 P m d~)`` feature matrix:
   is factored exactly; the loss term enters through an exact capacitance matrix, in
   sample space (``n x n``) or in variable space (``P m d~`` square, formed in
   ``O(n (P m d~)^2)`` by chunks over the samples, so linear in ``n``), whichever
-  :func:`capacitance_costs` finds cheaper. Up to the softmax coupling between outputs, the preconditioner is the exact
-  inverse of the Newton matrix and CG takes one to a few steps per solve.
+  :func:`capacitance_costs` finds cheaper. Up to the softmax coupling between outputs,
+  the preconditioner is the exact inverse of the Newton matrix and CG takes one to a few
+  steps per solve.
 """
 
 import numpy as np
