@@ -147,13 +147,6 @@ MAX_CORRECTORS = 3
 CORRECTOR_SAME_SMOOTHING = True
 #: conjugate-gradient steps per Newton solve (an inexact direction is still usable)
 CG_MAXITER = 200
-#: ... and at most this many once the barrier parameter is negligible next to tol, when
-#: the preconditioner is exact (squared loss): the iterates then only polish the
-#: certificate, and CG stays at the working precision's floor (measured at n = 1,000:
-#: the last three iterations took 400 steps each; with this cap 58 iterations and 669
-#: steps in 12.4 s instead of 54 and 1,589 in 17 s). The hinge loss's small programs
-#: need their endgame solves to be accurate (they stall with the cap).
-ENDGAME_CG = 20
 #: from this many samples on, the cone constraints are enforced through a working set
 WORKING_SET_MIN_N = 1500
 #: rows per column (times d~) and per block (times m d~) in the first working set
@@ -397,7 +390,6 @@ def _solve_ipm(
     cg_rtol = 1e-5
     max_correctors = MAX_CORRECTORS
     pcache = {"constant": lm.kind == "squared"}
-    exact_prec = lm.kind == "squared"
     if gram is not None:
         pcache["M"] = (np.maximum(lm.W.astype(np.float64), 0.0), [gram.M] * o, list(gram.mvec))
     # conjugate-gradient steps are cheap on small programs; on large ones an ill-conditioned
@@ -584,13 +576,7 @@ def _solve_ipm(
                     sm["JtR"] = op.adjoint(R=R.astype(dtype))
                 rhs = opk.adjoint(y1.astype(dtype), y2.astype(dtype)) + sm["JtR"]
             rhs -= (sm["ht"][..., None, :] * U).astype(dtype)
-            dU, ncg = _cg(
-                sm["matvec"],
-                prec,
-                rhs,
-                cg_rtol,
-                min(cg_maxiter, ENDGAME_CG) if endgame and exact_prec else cg_maxiter,
-            )
+            dU, ncg = _cg(sm["matvec"], prec, rhs, cg_rtol, cg_maxiter)
             total_cg += ncg
             if gram is not None:  # no per-sample outputs needed: the intercept's row only
                 dGs1, dGs2 = (a.astype(np.float64) for a in opk.apply(dU)[:2])
