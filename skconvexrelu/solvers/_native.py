@@ -69,10 +69,9 @@ normals make the widest angle with their mean direction (the likeliest facets of
 column's cone), and per block ``WS_SECOND_ROWS * m d~`` chosen the same way. The returned
 point is feasible for every sample, and its certificate holds for the full program
 (multipliers of the constraints outside the working set are zero). Measured (teacher
-data, d = 10, width 10, P = 20, squared loss): n = 1,600 in 26 s instead of 46 s, 4,000
-in 37 s instead of 96 s, 8,000 in 57 s instead of 405 s, 16,000 in 80 s with working
-sets of 176 first-layer and 770 second-layer rows, 64,000 in 270 s (the passes over all
-n samples, a few per iteration, dominate there). ``solver_`` reads
+data, d = 10, width 10, P = 20, squared loss): n = 1,600 in 19 s instead of 43 s; through
+the estimator 4,000 in 31 s, 8,000 in 53 s, 16,000 in 64 s, 64,000 in 228 s (the passes
+over all n samples, a few per iteration, dominate there). ``solver_`` reads
 ``native:ipm-pcg+working-set``.
 
 Not covered: very wide blocks. The blocks are dense ``m d~`` squares, so for image-sized
