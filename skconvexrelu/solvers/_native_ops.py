@@ -157,18 +157,20 @@ class Operator:
         n, o, P, m, d = self.n, self.o, self.P, self.m, self.d
         T = d * (d + 1) // 2
         Q = m * (m + 1) // 2
-        cache = getattr(self, "_block_cache", None)
-        if cache is None:
-            cache = {}
-            if n * (T + P * Q) * 8 <= self.BLOCK_CACHE_BYTES:
-                self._block_cache = cache
+        if getattr(self, "_block_cache", None) is None:
+            keep = n * (T + P * Q) * 8 <= self.BLOCK_CACHE_BYTES
+            self._block_cache = {} if keep else False
+        cache = self._block_cache
         R2 = np.zeros((T, o * 2 * P * Q))
         R1 = np.zeros((T, o * 2 * P * m))
         for a in range(0, n, chunk):
             sl = slice(a, min(n, a + chunk))
-            XX, pair = cache[a] if a in cache else self._block_data(sl)
-            if getattr(self, "_block_cache", None) is cache:
-                cache[a] = (XX, pair)
+            if cache and a in cache:
+                XX, pair = cache[a]
+            else:
+                XX, pair = self._block_data(sl)
+                if cache is not False:
+                    cache[a] = (XX, pair)
             nc = XX.shape[0]
             W = np.asarray(c2[sl], dtype=np.float64)[..., None] * pair[:, None, None]
             R2 += XX.T @ W.reshape(nc, -1)
@@ -423,8 +425,7 @@ class Preconditioner:
         try:
             Lc = np.linalg.cholesky(B)
             # LAPACK's triangular inverse: more accurate here than a batched general
-            # inverse of L, which made the last iterations' solves need more CG steps.
-            # (L^T is the Fortran-ordered view of the C-ordered L: no copies.)
+            # inverse of L, which made the last iterations' solves need more CG steps
             Li = np.empty_like(Lc)
             for k in range(K):
                 Li[k], info = dtrtri(Lc[k], lower=1)
