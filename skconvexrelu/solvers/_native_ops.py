@@ -405,8 +405,6 @@ class Preconditioner:
         n, o, P, m, d = op.n, op.o, op.P, op.m, op.d
         md = m * d
         B, R1 = opk.block_terms(c1, c2)
-        X, D1 = op.X, op.program.conf.D1  # the loss rows
-        signs = op.program.conf.signs.astype(np.float64)  # (P, m)
         a_ = np.sqrt(np.einsum("...dm,...dm->...m", U, U)).astype(np.float64)
         uh = np.moveaxis(
             (U / np.where(a_ > 0, a_, 1.0)[..., None, :]).astype(np.float64), -1, -2
@@ -456,7 +454,6 @@ class Preconditioner:
             w_, V_ = np.linalg.eigh(Bs)
             Hc = V_ * np.sqrt(np.maximum(w_, 0.0))[..., None, :] * dgs[..., :, None]
         Dd64 = np.maximum(np.asarray(Dd, dtype=np.float64), 0.0)
-        signs_ = signs
         k_dim = P * md
         # exact capacitance, in sample space (n x n) or in variable space (P m d~ square),
         # whichever is cheaper (the loss Gram matrix of the variable space is formed once
@@ -476,10 +473,7 @@ class Preconditioner:
             ev, evec = np.linalg.eigh(Dfull)
             Dh = np.einsum("nab,nb,ncb->nac", evec, np.sqrt(np.maximum(ev, 0.0)), evec)
             self.Dh = Dh
-            D1r = np.ascontiguousarray((D1 * signs_[None]).transpose(1, 0, 2))  # (P, n, m)
-            D2r = op.D2.T.astype(np.float64)
-            Jr = (D2r[:, :, None] * D1r)[..., None] * X.astype(np.float64)[None, :, None, :]
-            Jr = Jr.reshape(P, n, md)
+            Jr = self._unweighted_rows(op)
             S = np.zeros((n, o, n, o))
             for a in range(o):
                 W = np.matmul(Jr, Hc[a]).transpose(1, 0, 2).reshape(n, k_dim)
@@ -552,13 +546,7 @@ class Preconditioner:
                 else:
                     Rm[:] = 0
                     Rm[:, k] = Dd[:, k]
-                key = ("center", k)
-                if cache is not None and key in cache and np.array_equal(cache[key][0], Rm):
-                    u = cache[key][1]
-                else:
-                    u = op.adjoint(None, None, Rm.astype(op.dtype)).astype(np.float64)
-                    if cache is not None and cache.get("constant", False):
-                        cache[key] = (Rm.copy(), u)  # J^T D_k 1 is fixed with D
+                u = op.adjoint(None, None, Rm.astype(op.dtype)).astype(np.float64)
                 Umat.append(u)
                 AiU.append(self._apply_A(u))
             c = np.asarray(Dd, dtype=np.float64).sum(0)
@@ -576,6 +564,16 @@ class Preconditioner:
                 self.center = (np.stack(AiU), np.linalg.inv(Msm))
 
     @staticmethod
+    def _unweighted_rows(op, sl=slice(None)):
+        """The loss rows ``D2_ic s_j D1_icj x~_i`` of the samples ``sl``, (P, nc, m d~)."""
+        signs = op.program.conf.signs.astype(np.float64)
+        D1r = (op.program.conf.D1[sl] * signs[None]).transpose(1, 0, 2)  # (P, nc, m)
+        coef = op.D2[sl].T.astype(np.float64)  # (P, nc)
+        X = op.X[sl].astype(np.float64)
+        rows = (coef[:, :, None] * D1r)[..., None] * X[None, :, None, :]
+        return rows.reshape(op.P, X.shape[0], op.m * op.d)
+
+    @staticmethod
     def _loss_rows(op, dk, cache, k, project=False):
         """Weighted loss rows ``sqrt(dk_i) J_c`` per block pair ``c``, (P, n, m d~); kept in
         ``cache`` while ``dk`` does not change (the squared loss).
@@ -589,18 +587,10 @@ class Preconditioner:
         key = ("rows", k, project)
         if cache is not None and key in cache and np.array_equal(cache[key][0], dk):
             return cache[key][1]
-        P, m, d, n = op.P, op.m, op.d, op.n
         sq = np.sqrt(dk)
         base = None if cache is None else cache.get("rows_base")
-        if base is None:
-            # the unweighted rows D2_c (s_j D1_cj x~): fixed, kept when not too large
-            signs = op.program.conf.signs.astype(np.float64)
-            D1r = (op.program.conf.D1 * signs[None]).transpose(1, 0, 2)  # (P, n, m)
-            coef = op.D2.T.astype(np.float64)  # (P, n)
-            X = op.X.astype(np.float64)
-            base = ((coef[:, :, None] * D1r)[..., None] * X[None, :, None, :]).reshape(
-                P, n, m * d
-            )
+        if base is None:  # fixed: kept when not too large
+            base = Preconditioner._unweighted_rows(op)
             if cache is not None and base.nbytes <= ROWS_CACHE_BYTES:
                 cache["rows_base"] = base
         Jr = base * sq[None, :, None]
@@ -616,18 +606,14 @@ class Preconditioner:
     def _gram(op, dk, chunk):
         """``M = J_pair^T diag(dk) J_pair`` (``P m d~`` square) and ``J_pair^T dk``, by
         chunks of samples."""
-        n, P, m, d = op.n, op.P, op.m, op.d
-        k_dim = P * m * d
-        signs = op.program.conf.signs.astype(np.float64)
+        n = op.n
+        k_dim = op.P * op.m * op.d
         M = np.zeros((k_dim, k_dim))
         msum = np.zeros(k_dim)
         for a in range(0, n, chunk):
             sl = slice(a, min(n, a + chunk))
-            coef = np.sqrt(dk[sl])[:, None] * op.D2[sl].astype(np.float64)  # (nc, P)
-            Jr = (
-                (coef[:, :, None] * (op.program.conf.D1[sl] * signs[None]))[..., None]
-                * op.X[sl].astype(np.float64)[:, None, None, :]
-            ).reshape(-1, k_dim)
+            Jr = Preconditioner._unweighted_rows(op, sl) * np.sqrt(dk[sl])[None, :, None]
+            Jr = Jr.transpose(1, 0, 2).reshape(-1, k_dim)
             M += Jr.T @ Jr
             msum += Jr.T @ np.sqrt(dk[sl])
         return M, msum
