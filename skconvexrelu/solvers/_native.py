@@ -158,8 +158,13 @@ WS_ADD_SECOND = 1
 MAX_ROUNDS = 20
 #: constraints with a slack below this (relative to max |X~ u_j|) join with the violated
 WS_NEAR = 1e-3
-#: relative gap at which the rounds before the last stop
-WS_ROUND_TOL = 1e-2
+#: relative gap at which the rounds before the last stop (measured at n = 1,600, squared /
+#: hinge / cross-entropy: 1e-1 took 64 / 132 / 106 iterations in all, 1e-2 took 76 / 142 /
+#: 119: the next round restarts the barrier anyway)
+WS_ROUND_TOL = 1e-1
+#: a warm start's slacks are at least this fraction of its worst violation (clipped to
+#: [1e-3, 1e-1] of max |X~ u|)
+WARM_SLACK = 0.05
 
 
 def _available_memory():
@@ -354,8 +359,13 @@ def _solve_ipm(
         zs = float(np.max(np.abs(Gs1))) if U0 is not None else 0.0
         theta = max(yscale, zs * 0.1, 1e-8)
         lam0 = yscale / op.n
-        if U0 is not None and zs > 0:  # warm primal start: begin closer to the path
-            theta = max(1e-3 * zs, 1e-8)
+        if U0 is not None and zs > 0:
+            # warm primal start: begin closer to the path, but leave the slacks room in
+            # proportion to how far the start violates the (new) constraints; with a
+            # fixed 1e-3 the round after the first working set (violations up to 1.8x
+            # max |X~ u|) crawled at step lengths 0.001-0.1 for 25 iterations
+            viol = max(float(-Gs1.min(initial=0.0)), float(-Gs2.min(initial=0.0))) / zs
+            theta = max(min(max(WARM_SLACK * viol, 1e-3), 0.1) * zs, 1e-8)
         s1 = np.maximum(Gs1, theta) * M1 + (1 - M1)
         s2 = np.maximum(Gs2, theta) * M2 + (1 - M2)
         l1 = lam0 * theta / s1 * M1
