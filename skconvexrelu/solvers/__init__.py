@@ -6,7 +6,7 @@ Names accepted by the estimators' ``solver`` parameter:
 - ``"ipm"``: the package's structured interior-point method (``native:ipm-pcg``,
   :mod:`skconvexrelu.solvers._native`): few, expensive iterations, exact to ``tol``;
   the method of choice for narrow inputs (blocks of ``width * (n_features + 1)`` up to a
-  few hundred); from 1,500 samples on it enforces the cone constraints through
+  few hundred); from 800 samples on it enforces the cone constraints through
   per-neuron working sets (``native:ipm-pcg+working-set``), so its time grows more
   slowly than ``n``;
 - ``"al-fista"``: the package's matrix-free first-order method (``native:al-fista``,
