@@ -57,7 +57,10 @@ every sample (the squared loss through its Gram matrix,
 :class:`~skconvexrelu.solvers._native_ops.LossGram`, formed once), and rounds alternate:
 
 1. solve the program restricted to the working set (a relaxation: its optimum is a lower
-   bound), warm started from the previous round, to a gap of ``WS_ROUND_TOL``;
+   bound), starting from the previous round's solution with slacks of at least
+   ``WARM_SLACK`` times its worst violation of the new constraints (the barrier restarts:
+   keeping the old slacks and multipliers, which sit at the boundary, took four to seven
+   times as many iterations), to a gap of ``WS_ROUND_TOL`` (``tol`` in the last round);
 2. check every constraint of every sample at the solution (one pass over the data); add
    to each column (block) its most violated ones and, ahead of the next rounds, those
    with a slack below ``WS_NEAR`` (at most ``WS_ADD_FIRST * d~`` and
@@ -69,9 +72,9 @@ normals make the widest angle with their mean direction (the likeliest facets of
 column's cone), and per block ``WS_SECOND_ROWS * m d~`` chosen the same way. The returned
 point is feasible for every sample, and its certificate holds for the full program
 (multipliers of the constraints outside the working set are zero). Measured (teacher
-data, d = 10, width 10, P = 20, squared loss): n = 1,600 in 19 s instead of 43 s; through
-the estimator 4,000 in 31 s, 8,000 in 53 s, 16,000 in 64 s, 64,000 in 228 s (the passes
-over all n samples, a few per iteration, dominate there). ``solver_`` reads
+data, d = 10, width 10, P = 20, squared loss): n = 1,000 in 9 s instead of 17 s, 1,600 in
+14 s instead of 42 s; through the estimator 4,000 in 23 s, 8,000 in 39 s, 16,000 in 54 s,
+64,000 in 233 s (the passes over all n samples, a few per iteration, dominate there). ``solver_`` reads
 ``native:ipm-pcg+working-set``.
 
 Not covered: very wide blocks. The blocks are dense ``m d~`` squares, so for image-sized
