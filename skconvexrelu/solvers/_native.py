@@ -74,8 +74,8 @@ point is feasible for every sample, and its certificate holds for the full progr
 (multipliers of the constraints outside the working set are zero). Measured (teacher
 data, d = 10, width 10, P = 20, squared loss): n = 1,000 in 9 s instead of 17 s, 1,600 in
 14 s instead of 42 s; through the estimator 4,000 in 23 s, 8,000 in 39 s, 16,000 in 54 s,
-64,000 in 233 s (the passes over all n samples, a few per iteration, dominate there). ``solver_`` reads
-``native:ipm-pcg+working-set``.
+64,000 in 233 s (the passes over all n samples, a few per iteration, dominate there).
+``solver_`` reads ``native:ipm-pcg+working-set``.
 
 Not covered: very wide blocks. The blocks are dense ``m d~`` squares, so for image-sized
 inputs (``d~ = 785``, ``m = 5``: 3925-square blocks) the working memory exceeds what a
