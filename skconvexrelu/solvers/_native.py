@@ -259,12 +259,14 @@ def _solve_ipm(
     verbose=0,
     max_time=None,
     working_set=None,
+    loss_gram=None,
 ):
     """Solve the convex program with the structured interior-point method.
 
     ``working_set`` (``(idx1, idx2)``, see :class:`WorkingSetOperator`) keeps only those
-    cone constraints (the loss keeps every sample); see :func:`solve_native` for the
-    other parameters.
+    cone constraints (the loss keeps every sample); ``loss_gram``, a
+    :class:`LossGram` of the same program and weights, saves forming it again (the
+    working-set rounds share one); see :func:`solve_native` for the other parameters.
     """
     from tqdm.auto import tqdm
 
@@ -327,7 +329,12 @@ def _solve_ipm(
     # on a working set, the squared loss's Hessian is applied through its Gram matrix
     gram = None
     if opk is not op and lm.kind == "squared":
-        gram = LossGram(op, w)
+        gram = LossGram(op, w) if loss_gram is None else loss_gram
+    # squared loss on a working set, float64: the certificate's J^T r (one pass over all
+    # n samples) also serves the KKT residual and the Newton right-hand side of the same
+    # iterate, whose residuals differ from it by multiples of w (J^T w is kept)
+    reuse_jtr = gram is not None and dtype == np.float64
+    jtr = {}
 
     # ------------------------------------------------------------ initial point
     U = program.zeros() if U0 is None else np.array(U0, dtype=dtype).reshape(program.shape)
@@ -425,7 +432,11 @@ def _solve_ipm(
             r = lm.balance(Y * np.clip(nb, 0.0, Wm), fit_intercept)
         else:
             r = lm.dual_point(F64 + bp, 0.0, fit_intercept)
-        V = adjoint_c(l1 * M1, l2 * M2, r)
+        if reuse_jtr:
+            jtr["cert"] = (opc.adjoint(R=r), bp)
+            V = opkc.adjoint(l1 * M1, l2 * M2) + jtr["cert"][0]
+        else:
+            V = adjoint_c(l1 * M1, l2 * M2, r)
         cnv = opc.colnorms(V)
         if beta > 0 and np.any(cnv > beta) and (cnv.max() < 1.01 * beta or late):
             _improve_dual(opkc, V, cnv, l1 * M1, beta)
@@ -446,7 +457,13 @@ def _solve_ipm(
             r = Y * nb
         else:
             r = lm.derivatives(Fb, mu)[0]
-        V = adjoint_c(l1 * M1, l2 * M2, r)
+        if reuse_jtr and "cert" in jtr:
+            # r differs from the certificate's only by the intercept: w (b_cert - b)
+            jtr_c, bc = jtr.pop("cert")
+            jtr["kkt"] = jtr_c + gram.jtw * (np.asarray(bc) - b)[:, None, None, None, None]
+            V = opkc.adjoint(l1 * M1, l2 * M2) + jtr["kkt"]
+        else:
+            V = adjoint_c(l1 * M1, l2 * M2, r)
         if beta > 0:
             _, ht, _ = op.psi(U, mu, beta)
             V -= ht[..., None, :] * U
@@ -588,7 +605,12 @@ def _solve_ipm(
                 rhs = op.adjoint(y1.astype(dtype), y2.astype(dtype), R.astype(dtype))
             else:
                 if hinge or "JtR" not in sm:  # the loss part is the same in every solve
-                    sm["JtR"] = op.adjoint(R=R.astype(dtype))
+                    if reuse_jtr and "kkt" in jtr:
+                        # R = r - w c with r the KKT residual's: J^T R = J^T r - c J^T w
+                        c = sm["Hbb_pinv"] @ rb if fit_intercept else np.zeros(o)
+                        sm["JtR"] = jtr.pop("kkt") - gram.jtw * c[:, None, None, None, None]
+                    else:
+                        sm["JtR"] = op.adjoint(R=R.astype(dtype))
                 rhs = opk.adjoint(y1.astype(dtype), y2.astype(dtype)) + sm["JtR"]
             rhs -= (sm["ht"][..., None, :] * U).astype(dtype)
             dU, ncg = _cg(sm["matvec"], prec, rhs, cg_rtol, cg_maxiter)
@@ -855,6 +877,11 @@ def solve_native(
         ws = grow_working_set(program, ws, U, feas_tol)[0]
     total_iter, total_cg, history = 0, 0, []
     kwargs.pop("tol")
+    # the squared loss's Gram matrix is the same in every round: formed once (measured:
+    # 16,000 rows, eight rounds, 7.9 s of a 54 s fit went into forming it again)
+    gram = None
+    if loss.name == "squared":
+        gram = LossGram(Operator(program), np.asarray(w, dtype=np.float64))
     loose = max(float(tol), WS_ROUND_TOL)  # only the last round needs the full accuracy
     for round_ in range(MAX_ROUNDS):
         left = (
@@ -874,6 +901,7 @@ def solve_native(
                 b0=b,
                 max_time=left,
                 working_set=ws,
+                loss_gram=gram,
                 **kwargs,
             )
         total_iter += res.n_iter

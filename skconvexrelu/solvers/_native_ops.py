@@ -340,7 +340,8 @@ class LossGram:
         w = np.asarray(w, dtype=np.float64)
         self.M = Preconditioner._gram(op, w, chunk)[0]
         R = np.repeat(w[:, None], op.o, axis=1).astype(op.dtype)
-        self.mvec = self._flat(op.adjoint(R=R).astype(np.float64), pair=False)  # J^T w
+        self.jtw = op.adjoint(R=R).astype(np.float64)  # J_o^T w for every output o
+        self.mvec = self._flat(self.jtw, pair=False)
         self.sw = float(w.sum())
 
     def _flat(self, V, pair=True):
