@@ -317,3 +317,50 @@ def test_working_set_rounds_restart_without_crawling():
     assert ws.status == "optimal"
     assert ws.n_iter <= 50
     assert ws.objective == pytest.approx(full.objective, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kw, fit_intercept",
+    [
+        (dict(n_outputs=2), True),
+        (dict(), False),
+        (dict(n_outputs=2), False),
+        (dict(weights=True), True),
+    ],
+)
+def test_working_sets_reach_the_full_optimum_for_the_squared_loss(kw, fit_intercept):
+    """On working sets the squared loss reuses the certificate's J^T r for the KKT
+    residual and the Newton right-hand side (shifted by multiples of J^T w per output and
+    intercept): several outputs, no intercept and sample weights reach the optimum of
+    the full program."""
+    objectives = []
+    for working_set in (False, True):
+        program, loss, Y, w, beta = small_problem("squared", n=300, P=6, width=5, **kw)
+        res = solve_native(
+            program, loss, Y, w, beta, working_set=working_set, fit_intercept=fit_intercept
+        )
+        assert res.status == "optimal"
+        objectives.append(res.objective)
+    assert objectives[1] == pytest.approx(objectives[0], rel=1e-7)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_reused_loss_products_give_the_same_iterates(monkeypatch, n_outputs):
+    """The reuse of the certificate's J^T r (squared loss, working sets) changes no
+    iterate: started with an intercept far from its optimum (so that the KKT residual's
+    and the right-hand side's shifts by J^T w are large), three iterations with and
+    without it end at the same point."""
+    import skconvexrelu.solvers._native as native
+
+    out = []
+    for reuse in (True, False):
+        monkeypatch.setattr(native, "REUSE_JTR", reuse)
+        program, loss, Y, w, beta = small_problem(
+            "squared", n=300, P=6, width=5, n_outputs=n_outputs
+        )
+        b0 = np.array([5.0, -3.0][:n_outputs])
+        with pytest.warns(ConvergenceWarning):
+            res = solve_native(program, loss, Y, w, beta, working_set=True, max_iter=3, b0=b0)
+        out.append((res.U, res.intercept))
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-8)

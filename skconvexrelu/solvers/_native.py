@@ -54,7 +54,10 @@ every iteration. From ``WORKING_SET_MIN_N`` samples on, each column (block) keep
 working set of constraints (:class:`~skconvexrelu.solvers._native_ops.WorkingSetOperator`:
 slacks and multipliers of shape ``(R, ...)`` instead of ``(n, ...)``), the loss keeps
 every sample (the squared loss through its Gram matrix,
-:class:`~skconvexrelu.solvers._native_ops.LossGram`, formed once), and rounds alternate:
+:class:`~skconvexrelu.solvers._native_ops.LossGram`, formed once for all rounds; the
+certificate's ``J^T r``, one pass over the data, also gives the KKT residual and the
+Newton right-hand side of the same iterate, whose residuals differ from ``r`` by multiples
+of ``w``), and rounds alternate:
 
 1. solve the program restricted to the working set (a relaxation: its optimum is a lower
    bound), starting from the previous round's solution with slacks of at least
@@ -73,8 +76,9 @@ column's cone), and per block ``WS_SECOND_ROWS * m d~`` chosen the same way. The
 point is feasible for every sample, and its certificate holds for the full program
 (multipliers of the constraints outside the working set are zero). Measured (teacher
 data, d = 10, width 10, P = 20, squared loss): n = 1,000 in 9 s instead of 17 s, 1,600 in
-14 s instead of 42 s; through the estimator 4,000 in 23 s, 8,000 in 39 s, 16,000 in 54 s,
-64,000 in 233 s (the passes over all n samples, a few per iteration, dominate there).
+13 s instead of 42 s; through the estimator 4,000 in 21 s, 8,000 in 26 s, 16,000 in 41 s,
+64,000 in 122 s (the passes over all n samples per iteration and the 2,200-square
+capacitance factorization dominate there).
 ``solver_`` reads ``native:ipm-pcg+working-set``.
 
 Not covered: very wide blocks. The blocks are dense ``m d~`` squares, so for image-sized
@@ -147,6 +151,9 @@ SIGMA_MIN = 1e-3
 MAX_CORRECTORS = 3
 #: keep the smoothing of the norms (and its preconditioner) between predictor and correctors
 CORRECTOR_SAME_SMOOTHING = True
+#: squared loss on working sets: the certificate's J^T r also serves the KKT residual and
+#: the Newton right-hand side (one pass over the data instead of three per iteration)
+REUSE_JTR = True
 #: conjugate-gradient steps per Newton solve (an inexact direction is still usable)
 CG_MAXITER = 200
 #: from this many samples on, the cone constraints are enforced through a working set
@@ -333,7 +340,7 @@ def _solve_ipm(
     # squared loss on a working set, float64: the certificate's J^T r (one pass over all
     # n samples) also serves the KKT residual and the Newton right-hand side of the same
     # iterate, whose residuals differ from it by multiples of w (J^T w is kept)
-    reuse_jtr = gram is not None and dtype == np.float64
+    reuse_jtr = REUSE_JTR and gram is not None and dtype == np.float64
     jtr = {}
 
     # ------------------------------------------------------------ initial point
