@@ -277,21 +277,27 @@ def test_preconditioner_is_the_inverse_with_spread_loss_curvature(monkeypatch, m
     Z, g = op.cons(U)
     c1 = 10.0 ** rng.uniform(-10, 4, Z.shape)
     c2 = 10.0 ** rng.uniform(-10, 4, g.shape)
-    Dd = 10.0 ** rng.uniform(-12, 4, (n, 1))
     ht = 10.0 ** rng.uniform(-8, -4, U.shape[:3] + U.shape[4:])
     hr = ht * 10.0 ** rng.uniform(-4, 0, ht.shape)
-    prec = ops.Preconditioner(op, c1, c2, Dd, ht, hr, U, center=True)
+    # without a cache, then twice with one (its kept rows reweighted by a new curvature)
+    cache = {"constant": False}
+    for kept in (None, cache, cache):
+        Dd = 10.0 ** rng.uniform(-12, 4, (n, 1))
+        prec = ops.Preconditioner(op, c1, c2, Dd, ht, hr, U, center=True, cache=kept)
 
-    def newton(V):
-        Zv, gv = op.cons(V)
-        F = op.F(gv)
-        HF = Dd * (F - (Dd * F).sum(0) / Dd.sum(0))  # the intercept eliminated
-        return op.adjoint(c1 * Zv, c2 * gv, HF, signed=True) + op.psi_hess_apply(V, U, ht, hr)
+        def newton(V, Dd=Dd):
+            Zv, gv = op.cons(V)
+            F = op.F(gv)
+            HF = Dd * (F - (Dd * F).sum(0) / Dd.sum(0))  # the intercept eliminated
+            return op.adjoint(c1 * Zv, c2 * gv, HF, signed=True) + op.psi_hess_apply(
+                V, U, ht, hr
+            )
 
-    for _ in range(3):
-        V = rng.standard_normal(program.shape)
-        err = np.linalg.norm(prec(newton(V)) - V) / np.linalg.norm(V)
-        assert err < 1e-6
+        for _ in range(3):
+            V = rng.standard_normal(program.shape)
+            err = np.linalg.norm(prec(newton(V)) - V) / np.linalg.norm(V)
+            assert err < 1e-6
+    assert ("rows_flat" in cache) == (mode == "variables")
 
 
 def test_hinge_newton_solves_stay_cheap_late():

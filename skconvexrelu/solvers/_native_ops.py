@@ -507,7 +507,7 @@ class Preconditioner:
             if cached is not None and np.array_equal(cached[0], Dd64):
                 Ms, msums = cached[1], cached[2]
             else:
-                grams = [self._gram(op, Dd64[:, k], chunk) for k in range(o)]
+                grams = [self._gram(op, Dd64[:, k], chunk, cache) for k in range(o)]
                 Ms, msums = [g[0] for g in grams], [g[1] for g in grams]
                 if cache is not None:
                     cache["M"] = (Dd64.copy(), Ms, msums)
@@ -604,11 +604,22 @@ class Preconditioner:
         return Jr
 
     @staticmethod
-    def _gram(op, dk, chunk):
+    def _gram(op, dk, chunk, cache=None):
         """``M = J_pair^T diag(dk) J_pair`` (``P m d~`` square) and ``J_pair^T dk``, by
-        chunks of samples."""
+        chunks of samples; with ``cache``, the unweighted rows are kept in the layout of the
+        product when they fit in ``ROWS_CACHE_BYTES`` (losses whose curvature changes at
+        every iteration: one scaling and one symmetric product per iteration instead of
+        rebuilding and transposing the rows)."""
         n = op.n
         k_dim = op.P * op.m * op.d
+        flat = None if cache is None else cache.get("rows_flat")
+        if flat is None and cache is not None and n * k_dim * 8 <= ROWS_CACHE_BYTES:
+            flat = Preconditioner._unweighted_rows(op).transpose(1, 0, 2).reshape(n, k_dim)
+            cache["rows_flat"] = flat
+        if flat is not None:
+            sq = np.sqrt(dk)
+            Jr = flat * sq[:, None]
+            return Jr.T @ Jr, Jr.T @ sq
         M = np.zeros((k_dim, k_dim))
         msum = np.zeros(k_dim)
         for a in range(0, n, chunk):
