@@ -370,3 +370,32 @@ def test_reused_loss_products_give_the_same_iterates(monkeypatch, n_outputs):
         out.append((res.U, res.intercept))
     np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-8)
+
+
+@pytest.mark.parametrize("loss_name", ["hinge", "cross_entropy"])
+def test_loss_products_through_the_preconditioner_give_the_same_iterates(
+    monkeypatch, loss_name
+):
+    """On working sets with a variable-space preconditioner, CG's loss products use the
+    preconditioner's Gram matrices of the current curvature instead of passes over the
+    data: the iterates are the same as with the passes, and the fit reaches the full
+    program's optimum."""
+    import skconvexrelu.solvers._native as native
+    import skconvexrelu.solvers._native_ops as ops
+
+    monkeypatch.setattr(ops, "CAPACITANCE", "variables")
+    out = []
+    for through_prec in (True, False):
+        monkeypatch.setattr(native, "PREC_LOSS_PRODUCTS", through_prec)
+        program, loss, Y, w, beta = small_problem(loss_name, n=300, P=6, width=5)
+        with pytest.warns(ConvergenceWarning):
+            res = solve_native(program, loss, Y, w, beta, working_set=True, max_iter=4)
+        out.append(res.U)
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-6, atol=1e-9)
+    monkeypatch.setattr(native, "PREC_LOSS_PRODUCTS", True)
+    program, loss, Y, w, beta = small_problem(loss_name, n=300, P=6, width=5)
+    ws = solve_native(program, loss, Y, w, beta, working_set=True)
+    program, loss, Y, w, beta = small_problem(loss_name, n=300, P=6, width=5)
+    full = solve_native(program, loss, Y, w, beta, working_set=False)
+    assert ws.status == "optimal"
+    assert ws.objective == pytest.approx(full.objective, rel=1e-5)

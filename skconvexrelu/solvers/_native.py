@@ -154,6 +154,9 @@ CORRECTOR_SAME_SMOOTHING = True
 #: squared loss on working sets: the certificate's J^T r also serves the KKT residual and
 #: the Newton right-hand side (one pass over the data instead of three per iteration)
 REUSE_JTR = True
+#: working sets, other losses: when the preconditioner formed the variable-space Gram
+#: matrices of the current loss curvature, CG's loss products use them (no data pass)
+PREC_LOSS_PRODUCTS = True
 #: conjugate-gradient steps per Newton solve (an inexact direction is still usable)
 CG_MAXITER = 200
 #: from this many samples on, the cone constraints are enforced through a working set
@@ -585,12 +588,26 @@ def _solve_ipm(
                     out = opk.adjoint(c1 * Zv, c2 * gv, signed=True)
                     if gram is not None:
                         out += gram.hess(V, fit_intercept).astype(dtype)
+                    elif later.get("prec") is not None:
+                        # the preconditioner's Gram matrices are this loss term exactly
+                        out += later["prec"].loss_hess(V).astype(dtype)
                     else:
                         out += op.adjoint(R=loss_hess(outputs(V).astype(np.float64)))
                 out += op.psi_hess_apply(V, U, ht_d, hr_d)
                 return out
 
-            return dict(r=r, Hbb_pinv=Hbb_pinv, Dd=Dd, Pm=Pm, matvec=matvec, ht=ht_d, hr=hr_d)
+            # set once the preconditioner of these terms exists (see matvec)
+            later = {}
+            return dict(
+                r=r,
+                Hbb_pinv=Hbb_pinv,
+                Dd=Dd,
+                Pm=Pm,
+                matvec=matvec,
+                ht=ht_d,
+                hr=hr_d,
+                later=later,
+            )
 
         def direction(t1, t2, ta, tb, sm, prec):
             nonlocal total_cg
@@ -672,6 +689,15 @@ def _solve_ipm(
         except np.linalg.LinAlgError:  # the Newton matrix lost positive definiteness
             status = "numerical_error"
             break
+        if (
+            PREC_LOSS_PRODUCTS
+            and opk is not op
+            and gram is None
+            and prec.loss_grams is not None
+        ):
+            # working sets, loss curvature of this iterate: CG's loss products through the
+            # preconditioner's variable-space Gram matrices instead of passes over the data
+            sm["later"]["prec"] = prec
 
         # predictor (affine scaling) then Mehrotra corrector
         _, _, ds1, ds2, dl1, dl2, ap, ad, hd = direction(0.0, 0.0, 0.0, 0.0, sm, prec)

@@ -326,6 +326,12 @@ class WorkingSetOperator:
         )
 
 
+def _unpair(q, P, m, d):
+    """``E^T q``: rows ``(o, P m d~)`` of the sign pairs back to the shape of ``U``."""
+    q = q.reshape(q.shape[0], P, m, d).transpose(0, 1, 3, 2)
+    return np.stack([q, -q], axis=1)
+
+
 class LossGram:
     """The squared loss's Hessian in variable space, formed once.
 
@@ -358,8 +364,7 @@ class LossGram:
         q = x @ self.M
         if center:
             q -= (np.einsum("ok,ok->o", x, self.mvec) / self.sw)[:, None] * self.mvec
-        q = q.reshape(self.o, self.P, self.m, self.d).transpose(0, 1, 3, 2)
-        return np.stack([q, -q], axis=1)
+        return _unpair(q, self.P, self.m, self.d)
 
 
 class Preconditioner:
@@ -467,6 +472,7 @@ class Preconditioner:
         self.Hc = Hc
         self.Jc, self.Sc, self.Hinv = [], [], None
         self.Dh = None
+        self.loss_grams = None
         if self.mode == "samples" and Dfull is not None and o > 1 and n * o <= 4000:
             # softmax: the loss curvature couples the outputs sample by sample; one
             # (n o) square capacitance with the symmetric square roots of the o x o blocks
@@ -536,6 +542,9 @@ class Preconditioner:
                     np.matmul(HtM[:, cols], Hc[k, c], out=C[:, cols])
                 C[np.arange(k_dim), np.arange(k_dim)] += 1.0
                 self.Sc.append(_cholesky(C))
+            # with a diagonal loss curvature, Ms is the Newton matrix's loss term exactly
+            # (intercept eliminated): see loss_hess
+            self.loss_grams = Ms if Dfull is None else None
         self.center = None
         if center and self.mode == "coupled":
             # rank-o downdate: H = A - sum_o u_o u_o^T / c_o with u_o = J^T D_o 1
@@ -672,6 +681,17 @@ class Preconditioner:
             y[k, 0] -= corr[0]
             y[k, 1] += corr[1]
         return y.reshape(o, 2, P, m, d).transpose(0, 1, 2, 4, 3)
+
+    def loss_hess(self, V):
+        """The Newton matrix's loss term applied to ``V`` through the variable-space Gram
+        matrices this preconditioner formed (no pass over the data), or None when it has
+        none (sample space, or the softmax's coupled curvature)."""
+        if self.loss_grams is None:
+            return None
+        V = np.asarray(V, dtype=np.float64)
+        x = (V[:, 0] - V[:, 1]).transpose(0, 1, 3, 2).reshape(self.o, -1)
+        q = np.stack([x[k] @ M for k, M in enumerate(self.loss_grams)])
+        return _unpair(q, self.P, self.m, self.d)
 
     def __call__(self, R):
         x = self._apply_A(R)
