@@ -57,7 +57,9 @@ every sample (the squared loss through its Gram matrix,
 :class:`~skconvexrelu.solvers._native_ops.LossGram`, formed once for all rounds; the
 certificate's ``J^T r``, one pass over the data, also gives the KKT residual and the
 Newton right-hand side of the same iterate, whose residuals differ from ``r`` by multiples
-of ``w``), and rounds alternate:
+of ``w``; the other losses' products with the loss Hessian go through the variable-space
+preconditioner's Gram matrices of the current curvature when it has them), and rounds
+alternate:
 
 1. solve the program restricted to the working set (a relaxation: its optimum is a lower
    bound), starting from the previous round's solution with slacks of at least
