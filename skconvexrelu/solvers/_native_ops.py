@@ -326,6 +326,13 @@ class WorkingSetOperator:
         )
 
 
+def _pair(V, pair=True):
+    """``E V`` as rows ``(o, P m d~)``: ``u_+ - u_-`` per column (``V[:, 0]`` alone when
+    not ``pair``), the layout of the variable-space Gram matrices."""
+    x = V[:, 0] - V[:, 1] if pair else V[:, 0]
+    return np.asarray(x, dtype=np.float64).transpose(0, 1, 3, 2).reshape(V.shape[0], -1)
+
+
 def _unpair(q, P, m, d):
     """``E^T q``: rows ``(o, P m d~)`` of the sign pairs back to the shape of ``U``."""
     q = q.reshape(q.shape[0], P, m, d).transpose(0, 1, 3, 2)
@@ -347,20 +354,16 @@ class LossGram:
         self.M = Preconditioner._gram(op, w, chunk)[0]
         R = np.repeat(w[:, None], op.o, axis=1).astype(op.dtype)
         self.jtw = op.adjoint(R=R).astype(np.float64)  # J_o^T w for every output o
-        self.mvec = self._flat(self.jtw, pair=False)
+        self.mvec = _pair(self.jtw, pair=False)
         self.sw = float(w.sum())
-
-    def _flat(self, V, pair=True):
-        x = V[:, 0] - V[:, 1] if pair else V[:, 0]
-        return np.asarray(x, dtype=np.float64).transpose(0, 1, 3, 2).reshape(self.o, -1)
 
     def wsum(self, V):
         """``sum_i w_i (J V)_i`` per output."""
-        return np.einsum("ok,ok->o", self._flat(V), self.mvec)
+        return np.einsum("ok,ok->o", _pair(V), self.mvec)
 
     def hess(self, V, center):
         """``J^T diag(w) J V`` (minus the eliminated intercept's part when ``center``)."""
-        x = self._flat(V)
+        x = _pair(V)
         q = x @ self.M
         if center:
             q -= (np.einsum("ok,ok->o", x, self.mvec) / self.sw)[:, None] * self.mvec
@@ -688,8 +691,7 @@ class Preconditioner:
         none (sample space, or the softmax's coupled curvature)."""
         if self.loss_grams is None:
             return None
-        V = np.asarray(V, dtype=np.float64)
-        x = (V[:, 0] - V[:, 1]).transpose(0, 1, 3, 2).reshape(self.o, -1)
+        x = _pair(V)
         q = np.stack([x[k] @ M for k, M in enumerate(self.loss_grams)])
         return _unpair(q, self.P, self.m, self.d)
 
