@@ -1,6 +1,7 @@
 """Tests of the matrix-free first-order solver (augmented Lagrangian + FISTA)."""
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -8,7 +9,11 @@ from _programs import reference_solution, small_problem
 from sklearn.exceptions import ConvergenceWarning
 
 from skconvexrelu.solvers._backend import get_backend
-from skconvexrelu.solvers._first_order import solve_first_order
+from skconvexrelu.solvers._first_order import (
+    DEFAULT_MAX_ITER,
+    default_max_iter,
+    solve_first_order,
+)
 
 
 def _relative_violation(program, U):
@@ -168,3 +173,32 @@ def test_missing_torch_raises_import_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match="pip install torch"):
         get_backend("cpu")
+
+
+def test_default_max_iter_caps_work_on_cpu_only():
+    # the Fashion-MNIST shape: 4 n d~ (2 P m) flops a step -> 265 steps under DEFAULT_WORK
+    program = SimpleNamespace(Xt=np.broadcast_to(0.0, (60000, 785)), shape=(1, 2, 20, 785, 5))
+    assert default_max_iter(program) == 265
+    assert default_max_iter(program, SimpleNamespace(type="cpu")) == 265
+    assert default_max_iter(program, SimpleNamespace(type="cuda")) == DEFAULT_MAX_ITER
+    small = SimpleNamespace(Xt=np.broadcast_to(0.0, (100, 11)), shape=(1, 2, 20, 11, 10))
+    assert default_max_iter(small) == DEFAULT_MAX_ITER
+
+
+def test_default_max_iter_sees_the_device(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from skconvexrelu.solvers import _first_order
+
+    seen = []
+
+    def spy(program, device=None):
+        seen.append(device)
+        return 5
+
+    monkeypatch.setattr(_first_order, "default_max_iter", spy)
+    program, loss, Y, w, beta = small_problem("squared", n=20, P=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = solve_first_order(program, loss, Y, w, beta, device="cpu")
+    assert seen == [torch.device("cpu")]
+    assert res.n_iter == 5
