@@ -399,3 +399,35 @@ def test_loss_products_through_the_preconditioner_give_the_same_iterates(
     full = solve_native(program, loss, Y, w, beta, working_set=False)
     assert ws.status == "optimal"
     assert ws.objective == pytest.approx(full.objective, rel=1e-5)
+
+
+@pytest.mark.parametrize("useful", [False, True])
+def test_stops_when_cg_keeps_hitting_its_cap(monkeypatch, useful):
+    # Newton systems beyond double precision (hinge at 4,000 samples): every solve runs CG
+    # to its cap and the directions stop helping. Simulated: from the 13th solve on, CG
+    # reports its cap and returns 1e-3 of the direction (useless) or all of it (useful).
+    from skconvexrelu.solvers import _native as native
+
+    real, calls = native._cg, [0]
+
+    def capped(matvec, precond, rhs, rtol, maxiter):
+        calls[0] += 1
+        x, it = real(matvec, precond, rhs, rtol, maxiter)
+        if calls[0] <= 12:
+            return x, it
+        return (x if useful else 1e-3 * x), maxiter
+
+    monkeypatch.setattr(native, "_cg", capped)
+    program, loss, Y, w, beta = small_problem(loss="squared")
+    if useful:  # progress continues: no early stop
+        res = solve_native(program, loss, Y, w, beta, max_iter=60)
+        assert res.status == "optimal"
+        return
+    with pytest.warns(ConvergenceWarning, match="stalled"):
+        res = solve_native(program, loss, Y, w, beta, max_iter=60)
+    assert res.status == "stalled"
+    # the solves of the first 3 iterations are real, then CG_FAIL_PATIENCE = 5 capped ones
+    # without progress (the older rules alone stopped after 16)
+    assert native.CG_FAIL_PATIENCE == 5
+    assert res.n_iter <= 9
+    assert np.isfinite(res.objective)
