@@ -822,8 +822,9 @@ def _solve_ipm(
             msg = (
                 f"native solver stopped after {n_iter} iterations ({status}: no progress in "
                 f"working precision {dtype.name}) with stopping criterion {crit_out:.2e} > "
-                f"tol={tol_eff:g}; the best iterate is returned. Increase tol, or use "
-                "float64 data; max_iter is not the limit here"
+                f"tol={tol_eff:g}; the best iterate is returned. Increase tol"
+                + (", or use float64 data" if dtype == np.float32 else "")
+                + "; max_iter is not the limit here"
             )
         elif status == "max_time":
             msg = (
