@@ -123,11 +123,11 @@ parameter is negligible (for 6 iterations once the complementarity is below 1% o
 (``status="stalled"``) with a ConvergenceWarning; so it does after ``CG_FAIL_PATIENCE``
 iterations in a row without a better iterate in each of which a Newton solve ran
 conjugate gradients to their cap (systems too ill-conditioned for double precision). If
-the barrier parameter grows by four
-orders of magnitude (near-singular Newton systems giving wrong directions, as on tiny
-uncentered data where a sub-network's bias duplicates the output intercept) or a
-factorization fails, it stops with ``status="numerical_error"`` and returns its best
-iterate; ``solver="auto"`` then solves the program with cvxpy instead.
+the barrier parameter grows by four orders of magnitude (near-singular Newton systems
+giving wrong directions, as on tiny uncentered data where a sub-network's bias
+duplicates the output intercept) or a factorization fails, it stops with
+``status="numerical_error"`` and returns its best iterate; ``solver="auto"`` then solves
+the program with cvxpy instead.
 """
 
 import os
@@ -439,8 +439,7 @@ def _solve_ipm(
     # (a working set's Newton system has the working set's size, whatever n)
     cg_maxiter = CG_MAXITER if opk.n * o * 2 * op.P * op.m <= 1_000_000 else CG_MAXITER // 4
     total_cg = 0
-    # [a solve of this iteration hit cg_maxiter, such iterations in a row]
-    cg_capped = [False, 0]
+    capped, capped_run = False, 0  # a solve of this iteration hit cg_maxiter; in a row
     bar = tqdm(total=max_iter, disable=not verbose or verbose > 1, desc=ALGO)
 
     best_dual = [-np.inf]
@@ -546,13 +545,8 @@ def _solve_ipm(
         if best is not None and it - best_it > patience and mu * N <= 1e-4 * abs(pobj):
             status = "stalled"
             break
-        cg_capped[1] = cg_capped[1] + 1 if cg_capped[0] else 0
-        cg_capped[0] = False
-        if (
-            best is not None
-            and cg_capped[1] >= CG_FAIL_PATIENCE
-            and it - best_it >= CG_FAIL_PATIENCE
-        ):
+        capped_run, capped = (capped_run + 1 if capped else 0), False
+        if best is not None and min(capped_run, it - best_it) >= CG_FAIL_PATIENCE:
             status = "stalled"
             break
         if max_time is not None and time.perf_counter() - t_start > max_time:
@@ -631,7 +625,7 @@ def _solve_ipm(
             )
 
         def direction(t1, t2, ta, tb, sm, prec):
-            nonlocal total_cg
+            nonlocal total_cg, capped
             y1 = (t1 - l1 * rp1) / s1 * M1
             y2 = (t2 - l2 * rp2) / s2 * M2
             if hinge:
@@ -660,7 +654,7 @@ def _solve_ipm(
             rhs -= (sm["ht"][..., None, :] * U).astype(dtype)
             dU, ncg = _cg(sm["matvec"], prec, rhs, cg_rtol, cg_maxiter)
             total_cg += ncg
-            cg_capped[0] |= ncg >= cg_maxiter
+            capped |= ncg >= cg_maxiter
             if gram is not None:  # no per-sample outputs needed: the intercept's row only
                 dGs1, dGs2 = (a.astype(np.float64) for a in opk.apply(dU)[:2])
                 dFsum = gram.wsum(dU)
