@@ -431,3 +431,31 @@ def test_stops_when_cg_keeps_hitting_its_cap(monkeypatch, useful):
     assert native.CG_FAIL_PATIENCE == 5
     assert res.n_iter <= 9
     assert np.isfinite(res.objective)
+
+
+def test_corrector_count_follows_the_cost_of_the_preconditioner():
+    from skconvexrelu.solvers._native import MAX_CORRECTORS, n_correctors
+
+    program = small_problem(n=50, d=4, width=3)[0]  # blocks of 15: cheap next to n
+    assert n_correctors(program) == 1
+    assert n_correctors(program, working_set=True) == MAX_CORRECTORS == 3
+    wide = small_problem(n=50, d=20, width=3)[0]  # blocks of 63: 63^2 >= 60 * 50
+    assert n_correctors(wide) == 3
+
+
+@pytest.mark.parametrize("ratio", [60, 0])
+def test_iterations_run_at_most_the_chosen_correctors(monkeypatch, capsys, ratio):
+    from skconvexrelu.solvers import _native as native
+
+    monkeypatch.setattr(native, "CORRECTOR_RATIO", ratio)  # 0: always the full set
+    program, loss, Y, w, beta = small_problem(loss="hinge")
+    res = solve_native(program, loss, Y, w, beta, verbose=2)
+    assert res.status == "optimal"
+    used = [
+        int(line.split(" gz ")[1])
+        for line in capsys.readouterr().out.splitlines()
+        if " gz " in line
+    ]
+    assert used and max(used) <= native.n_correctors(program)
+    if ratio == 0:  # the test can tell the two apart: three correctors do get used
+        assert max(used) == 3

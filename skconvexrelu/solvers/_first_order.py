@@ -80,6 +80,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .._losses import HingeLoss, LogisticLoss, SoftmaxLoss, SquaredLoss
+from ._allocator import tune_allocator
 from ._backend import get_backend
 from ._base import SolveResult
 from ._native_losses import LossModel
@@ -303,6 +304,7 @@ def solve_first_order(
     from tqdm.auto import tqdm
 
     t_start = time.perf_counter()
+    tune_allocator()
     be = get_backend(device)
     name = ALGO if be.name == "numpy" else f"{ALGO}[torch:{be.device}]"
     dtype = np.dtype(program.dtype)
