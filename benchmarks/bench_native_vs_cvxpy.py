@@ -6,11 +6,17 @@ random three-layer ReLU teacher of width 10, a first-layer bias column, ``width 
 Both solvers run in this one process on the same program; the table reports wall-clock
 times, objectives, their relative difference and the speed-up.
 
+With ``--estimator`` both run through the estimators as a user would call them
+(``ConvexThreeLayerRegressor`` / ``ConvexThreeLayerClassifier`` with ``solver="ipm"``
+and ``solver="cvxpy"``, the same ``random_state`` and so the same configurations, ``tol``
+for both): sampling and the network's rebuild are then timed too.
+
 Examples
 --------
     python benchmarks/bench_native_vs_cvxpy.py                      # n = 100, 400
     python benchmarks/bench_native_vs_cvxpy.py --n 100 400 1600 --cvxpy-max-n 400
     python benchmarks/bench_native_vs_cvxpy.py --loss hinge cross_entropy --n 100
+    python benchmarks/bench_native_vs_cvxpy.py --estimator --n 400
 """
 
 import argparse
@@ -25,23 +31,37 @@ from skconvexrelu._program import ConvexProgram
 from skconvexrelu.solvers._native import solve_native
 
 
-def teacher_problem(
-    n, d=10, width=10, n_arrangements=20, loss="squared", n_classes=2, seed=0, dtype=np.float64
-):
-    """``(program, loss, Y, w, beta)`` for the paper's synthetic teacher data."""
+def teacher_data(n, d=10, width=10, seed=0):
+    """``(X, y)``: Gaussian inputs and the output of a random three-layer ReLU teacher."""
     teacher = np.random.default_rng(seed)  # the same teacher whatever n
     W1 = teacher.standard_normal((d, width))
     w2 = teacher.standard_normal(width)
     X = np.random.default_rng([seed, n]).standard_normal((n, d))
     y = np.maximum(np.maximum(X @ W1, 0.0) @ w2, 0.0)  # relu(relu(X W1) w2) w3, w3 = 1
+    return X, y
+
+
+def class_labels(y, n_classes=2):
+    """Class indices from the teacher's output: split at its median (2 classes) or at
+    its quantiles."""
+    if n_classes == 2:
+        return (y > np.median(y)).astype(int)
+    return np.digitize(y, np.quantile(y, np.linspace(0, 1, n_classes + 1)[1:-1]))
+
+
+def teacher_problem(
+    n, d=10, width=10, n_arrangements=20, loss="squared", n_classes=2, seed=0, dtype=np.float64
+):
+    """``(program, loss, Y, w, beta)`` for the paper's synthetic teacher data."""
+    X, y = teacher_data(n, d, width, seed)
     Xt = np.hstack([X, np.ones((n, 1))])
     conf = sample_configurations(Xt, width, n_arrangements, random_state=seed)
+    labels = class_labels(y, n_classes)
     if loss == "squared":
         Y = y[:, None]
     elif n_classes == 2:
-        Y = np.where(y > np.median(y), 1.0, -1.0)[:, None]
+        Y = np.where(labels == 1, 1.0, -1.0)[:, None]
     else:
-        labels = np.digitize(y, np.quantile(y, np.linspace(0, 1, n_classes + 1)[1:-1]))
         Y = np.eye(n_classes)[labels]
         if loss == "hinge":
             Y = 2.0 * Y - 1.0
@@ -67,6 +87,11 @@ def main(argv=None):
         help="skip cvxpy above this n (Clarabel takes ~10 min at n=1600)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--estimator",
+        action="store_true",
+        help="fit through the estimators (solver='ipm' vs 'cvxpy'); --tol applies to both",
+    )
     args = parser.parse_args(argv)
 
     head = (
@@ -77,34 +102,88 @@ def main(argv=None):
     print("-" * len(head))
     for loss_name in args.loss:
         for n in args.n:
-            program, loss, Y, w, beta = teacher_problem(
-                n, loss=loss_name, n_classes=args.classes, seed=args.seed
-            )
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = solve_native(program, loss, Y, w, beta, tol=args.tol)
-            t_native = time.perf_counter() - t0
+            pair = estimator_pair if args.estimator else solver_pair
+            native, ref = pair(n, loss_name, args, with_cvxpy=n <= args.cvxpy_max_n)
             line = (
-                f"{loss_name:>13} {n:>6} {t_native:>9.2f} {res.n_iter:>5} "
-                f"{res.objective:>14.8g}"
+                f"{loss_name:>13} {n:>6} {native['time']:>9.2f} {native['n_iter']:>5} "
+                f"{native['objective']:>14.8g}"
             )
-            if n <= args.cvxpy_max_n:
-                from skconvexrelu.solvers._cvxpy import solve_cvxpy
-
-                t0 = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    ref = solve_cvxpy(program, loss, Y, w, beta)
-                t_cvx = time.perf_counter() - t0
-                rel = (res.objective - ref.objective) / abs(ref.objective)
+            if ref is not None:
+                rel = (native["objective"] - ref["objective"]) / abs(ref["objective"])
                 line += (
-                    f" {t_cvx:>9.2f} {ref.objective:>14.8g} {rel:>9.1e} "
-                    f"{t_cvx / t_native:>7.1f}x"
+                    f" {ref['time']:>9.2f} {ref['objective']:>14.8g} {rel:>9.1e} "
+                    f"{ref['time'] / native['time']:>7.1f}x"
                 )
-                if ref.status != "optimal":
-                    line += f"  [cvxpy: {ref.status}]"
-            print(line + ("" if res.status == "optimal" else f"  [{res.status}]"), flush=True)
+                if ref["status"] != "optimal":
+                    line += f"  [cvxpy: {ref['status']}]"
+            if native["status"] != "optimal":
+                line += f"  [{native['status']}]"
+            print(line, flush=True)
+
+
+def solver_pair(n, loss_name, args, with_cvxpy):
+    """Both solvers on one program: (native, cvxpy or None) as dicts of time,
+    objective, iterations and status."""
+    program, loss, Y, w, beta = teacher_problem(
+        n, loss=loss_name, n_classes=args.classes, seed=args.seed
+    )
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = solve_native(program, loss, Y, w, beta, tol=args.tol)
+    native = dict(
+        time=time.perf_counter() - t0,
+        objective=res.objective,
+        n_iter=res.n_iter,
+        status=res.status,
+    )
+    if not with_cvxpy:
+        return native, None
+    from skconvexrelu.solvers._cvxpy import solve_cvxpy
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = solve_cvxpy(program, loss, Y, w, beta)
+    return native, dict(
+        time=time.perf_counter() - t0,
+        objective=ref.objective,
+        n_iter=ref.n_iter,
+        status=ref.status,
+    )
+
+
+def estimator_pair(n, loss_name, args, with_cvxpy):
+    """The same comparison through the estimators' ``fit`` (``solver="ipm"`` against
+    ``solver="cvxpy"``, the same ``random_state``)."""
+    from skconvexrelu import ConvexThreeLayerClassifier, ConvexThreeLayerRegressor
+
+    X, y = teacher_data(n, seed=args.seed)
+    params = dict(
+        beta=0.01 / n, width=10, n_arrangements=20, tol=args.tol, random_state=args.seed
+    )
+    if loss_name == "squared":
+        make, target = ConvexThreeLayerRegressor, y
+    else:
+        params["loss"] = loss_name
+        make, target = ConvexThreeLayerClassifier, class_labels(y, args.classes)
+    out = []
+    for solver in ("ipm", "cvxpy") if with_cvxpy else ("ipm",):
+        est = make(solver=solver, **params)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X, target)
+        elapsed = time.perf_counter() - t0
+        out.append(
+            dict(
+                time=elapsed,
+                objective=est.objective_,
+                n_iter=est.n_iter_,
+                status=est.solver_status_,
+            )
+        )
+    return out[0], (out[1] if with_cvxpy else None)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,28 @@ def test_native_solver_matches_cvxpy_on_the_same_configurations(kind, loss, k):
     assert nat.objective_ == pytest.approx(ref.objective_, rel=1e-4)
 
 
+@pytest.mark.parametrize("loss", ["hinge", "cross_entropy"])
+def test_round_off_columns_stay_where_dropping_them_breaks_a_cone(loss):
+    # the paper's teacher data at n = 40: Clarabel's point is feasible, but dropping its
+    # round-off columns inside the blocks that stay violated second-layer constraints
+    # (by about 1e-6), so the rebuilt network was not the convex model and a
+    # ConvergenceWarning said so
+    rng = np.random.default_rng(0)
+    W1, w2 = rng.standard_normal((10, 10)), rng.standard_normal(10)
+    X = np.random.default_rng([0, 40]).standard_normal((40, 10))
+    t = np.maximum(np.maximum(X @ W1, 0.0) @ w2, 0.0)
+    y = (t > np.median(t)).astype(int)
+    est = ConvexThreeLayerClassifier(
+        beta=0.01 / 40, width=10, n_arrangements=20, loss=loss, solver="cvxpy", random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X, y)
+    program = ConvexProgram(add_bias_column(X, True), est._warm[0], 1)
+    assert program.cone_violation(est._warm[1]) == 0.0
+    assert _objective_from_network(est, X, y) == pytest.approx(est.objective_, rel=1e-9)
+
+
 def test_auto_falls_back_to_cvxpy_when_the_native_solver_fails(monkeypatch):
     import skconvexrelu.solvers as solvers
     from skconvexrelu.solvers import SolverError

@@ -1,0 +1,42 @@
+"""Smoke tests of the benchmark scripts' comparison with cvxpy (tiny sizes), so that the
+commands recorded in benchmarks/README.md keep running."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    if not (BENCH / "bench_native_vs_cvxpy.py").exists():  # pragma: no cover
+        pytest.skip("benchmarks/ not shipped with this copy")
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_native_vs_cvxpy
+
+    return bench_native_vs_cvxpy
+
+
+@pytest.mark.parametrize("mode", [[], ["--estimator"]])
+def test_native_vs_cvxpy_table(bench, capsys, mode):
+    bench.main(["--n", "40", "--loss", "squared", "hinge", "--cvxpy-max-n", "40", *mode])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [row[:2] for row in rows] == [["squared", "40"], ["hinge", "40"]]
+    for row in rows:
+        native_obj, cvxpy_obj = float(row[4]), float(row[6])
+        assert native_obj == pytest.approx(cvxpy_obj, rel=1e-3)
+        assert row[8].endswith("x") and float(row[8][:-1]) > 0
+
+
+def test_teacher_labels_split_at_the_median(bench):
+    X, y = bench.teacher_data(101)
+    assert X.shape == (101, 10)
+    labels = bench.class_labels(y)
+    np.testing.assert_array_equal(labels, (y > np.median(y)).astype(int))
+    assert 0 < labels.sum() <= 50  # ties at the median (the teacher's zeros) go low
+    assert set(np.unique(bench.class_labels(y, 3))) <= {0, 1, 2}
+    program, loss, Y, w, beta = bench.teacher_problem(101, loss="hinge")
+    np.testing.assert_array_equal(Y[:, 0], np.where(labels == 1, 1.0, -1.0))
+    assert beta == pytest.approx(0.01 / 101) and w.sum() == pytest.approx(1.0)
