@@ -134,6 +134,23 @@ def test_round_off_columns_stay_where_dropping_them_breaks_a_cone(loss):
     assert _objective_from_network(est, X, y) == pytest.approx(est.objective_, rel=1e-9)
 
 
+def test_block_violation_by_chunks():
+    from skconvexrelu._fit import _block_violation
+
+    rng = np.random.default_rng(1)
+    Xt = add_bias_column(rng.standard_normal((37, 3)), True)
+    program = ConvexProgram(Xt, sample_configurations(Xt, 2, 4, random_state=0), 2)
+    U = rng.standard_normal(program.shape)
+    Z = program.first_layer(U)
+    v1 = np.maximum(0, -program.A1[:, None, None] * Z).max(axis=(0, 4))
+    v2 = np.maximum(0, -program.A2[:, None, None] * program.second_layer(Z)).max(axis=0)
+    expected = np.maximum(v1, v2)
+    assert expected.shape == (2, 2, 4) and expected.max() > 0
+    for chunk in (5, 37, 8192):
+        np.testing.assert_allclose(_block_violation(program, U, chunk=chunk), expected)
+    assert not _block_violation(program, np.zeros(program.shape)).any()
+
+
 def test_auto_falls_back_to_cvxpy_when_the_native_solver_fails(monkeypatch):
     import skconvexrelu.solvers as solvers
     from skconvexrelu.solvers import SolverError
