@@ -49,22 +49,6 @@ def _pad(U, n_configurations):
     return np.concatenate([U, np.zeros(shape, dtype=U.dtype)], axis=2)
 
 
-def _block_violation(program, U, chunk=8192):
-    """The largest cone violation of each block, shape ``(o, 2, P)`` (by chunks of
-    samples: the first layer of 64,000 samples would take 200 MB at once)."""
-    o, _, P, d, m = U.shape
-    Umat = np.moveaxis(U, 3, 0).reshape(d, -1)
-    out = np.zeros((o, 2, P))
-    for a in range(0, program.n_samples, chunk):
-        sl = slice(a, a + chunk)
-        Z = (program.Xt[sl] @ Umat).reshape(-1, o, 2, P, m)
-        v1 = (-program.A1[sl, None, None] * Z).max(axis=(0, 4), initial=0.0)
-        g = np.einsum("nospm,npm->nosp", Z, program.S1[sl])
-        v2 = (-program.A2[sl, None, None] * g).max(axis=0, initial=0.0)
-        out = np.maximum(out, np.maximum(v1, v2))
-    return out
-
-
 def _finish(program, U, intercept, loss, Y, w, beta, fit_intercept, solver):
     """Drop round-off columns, rebuild the network, and make ``objective`` describe it.
 
@@ -84,7 +68,7 @@ def _finish(program, U, intercept, loss, Y, w, beta, fit_intercept, solver):
     small = effect <= limit
     dropped = np.where(small[:, :, :, None, :], 0.0, U)
     restore = ~small.all(axis=-1) & (
-        _block_violation(program, dropped) > _block_violation(program, U)
+        program.block_violation(dropped) > program.block_violation(U)
     )
     U = np.where(restore[:, :, :, None, None], U, dropped).astype(program.dtype)
     intercept = np.asarray(intercept, dtype=program.dtype)

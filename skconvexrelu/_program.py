@@ -97,13 +97,24 @@ class ConvexProgram:
     def penalty(self, U, beta):
         return float(beta * self.group_norms(U).sum())
 
+    def block_violation(self, U, chunk=8192):
+        """The largest violation of each block's cone constraints, shape ``(o, 2, P)``
+        (0 where feasible), by chunks of samples."""
+        o, _, P, d, m = U.shape
+        Umat = np.moveaxis(U, 3, 0).reshape(d, -1)
+        out = np.zeros((o, 2, P))
+        for a in range(0, self.n_samples, chunk):
+            sl = slice(a, a + chunk)
+            Z = (self.Xt[sl] @ Umat).reshape(-1, o, 2, P, m)
+            v1 = (-self.A1[sl, None, None] * Z).max(axis=(0, 4), initial=0.0)
+            g = np.einsum("nospm,npm->nosp", Z, self.S1[sl])
+            v2 = (-self.A2[sl, None, None] * g).max(axis=0, initial=0.0)
+            out = np.maximum(out, np.maximum(v1, v2))
+        return out
+
     def cone_violation(self, U):
         """The largest violation of the cone constraints (0 when feasible)."""
-        Z = self.first_layer(U)
-        v1 = np.maximum(0.0, -self.A1[:, None, None, :, :] * Z).max(initial=0.0)
-        g = self.second_layer(Z)
-        v2 = np.maximum(0.0, -self.A2[:, None, None, :] * g).max(initial=0.0)
-        return float(max(v1, v2))
+        return float(self.block_violation(U).max(initial=0.0))
 
     def objective(self, U, b, loss, Y, w, beta):
         """The convex objective ``L(F(U) + b) + beta * sum ||u_j||``."""

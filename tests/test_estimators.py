@@ -135,8 +135,6 @@ def test_round_off_columns_stay_where_dropping_them_breaks_a_cone(loss):
 
 
 def test_block_violation_by_chunks():
-    from skconvexrelu._fit import _block_violation
-
     rng = np.random.default_rng(1)
     Xt = add_bias_column(rng.standard_normal((37, 3)), True)
     program = ConvexProgram(Xt, sample_configurations(Xt, 2, 4, random_state=0), 2)
@@ -147,8 +145,9 @@ def test_block_violation_by_chunks():
     expected = np.maximum(v1, v2)
     assert expected.shape == (2, 2, 4) and expected.max() > 0
     for chunk in (5, 37, 8192):
-        np.testing.assert_allclose(_block_violation(program, U, chunk=chunk), expected)
-    assert not _block_violation(program, np.zeros(program.shape)).any()
+        np.testing.assert_allclose(program.block_violation(U, chunk=chunk), expected)
+    assert program.cone_violation(U) == expected.max()
+    assert not program.block_violation(np.zeros(program.shape)).any()
 
 
 def test_auto_falls_back_to_cvxpy_when_the_native_solver_fails(monkeypatch):
