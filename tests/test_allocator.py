@@ -39,7 +39,7 @@ def test_sets_both_thresholds():
     "environ",
     [
         {"SKCONVEXRELU_TUNE_MALLOC": "0"},
-        {"SKCONVEXRELU_TUNE_MALLOC": "off"},
+        {"SKCONVEXRELU_TUNE_MALLOC": "Off"},
         {"MALLOC_MMAP_THRESHOLD_": "131072"},
         {"MALLOC_TRIM_THRESHOLD_": "131072"},
     ],

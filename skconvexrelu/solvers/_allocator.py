@@ -66,9 +66,12 @@ def tune_allocator(libc=None, environ=None):
         return _applied
     environ = os.environ if environ is None else environ
     applied = False
-    if environ.get(OPT_OUT, "1").strip() not in ("0", "false", "no", "off") and not any(
-        key in environ for key in USER_SETTINGS
-    ):
+    if environ.get(OPT_OUT, "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    ) and not any(key in environ for key in USER_SETTINGS):
         lib = _glibc() if libc is None else libc
         mallopt = getattr(lib, "mallopt", None)
         if mallopt is not None:
