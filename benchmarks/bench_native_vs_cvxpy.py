@@ -121,6 +121,10 @@ def main(argv=None):
             print(line, flush=True)
 
 
+def _row(elapsed, objective, n_iter, status):
+    return dict(time=elapsed, objective=objective, n_iter=n_iter, status=status)
+
+
 def solver_pair(n, loss_name, args, with_cvxpy):
     """Both solvers on one program: (native, cvxpy or None) as dicts of time,
     objective, iterations and status."""
@@ -131,12 +135,7 @@ def solver_pair(n, loss_name, args, with_cvxpy):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = solve_native(program, loss, Y, w, beta, tol=args.tol)
-    native = dict(
-        time=time.perf_counter() - t0,
-        objective=res.objective,
-        n_iter=res.n_iter,
-        status=res.status,
-    )
+    native = _row(time.perf_counter() - t0, res.objective, res.n_iter, res.status)
     if not with_cvxpy:
         return native, None
     from skconvexrelu.solvers._cvxpy import solve_cvxpy
@@ -145,12 +144,7 @@ def solver_pair(n, loss_name, args, with_cvxpy):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = solve_cvxpy(program, loss, Y, w, beta)
-    return native, dict(
-        time=time.perf_counter() - t0,
-        objective=ref.objective,
-        n_iter=ref.n_iter,
-        status=ref.status,
-    )
+    return native, _row(time.perf_counter() - t0, ref.objective, ref.n_iter, ref.status)
 
 
 def estimator_pair(n, loss_name, args, with_cvxpy):
@@ -175,14 +169,7 @@ def estimator_pair(n, loss_name, args, with_cvxpy):
             warnings.simplefilter("ignore")
             est.fit(X, target)
         elapsed = time.perf_counter() - t0
-        out.append(
-            dict(
-                time=elapsed,
-                objective=est.objective_,
-                n_iter=est.n_iter_,
-                status=est.solver_status_,
-            )
-        )
+        out.append(_row(elapsed, est.objective_, est.n_iter_, est.solver_status_))
     return out[0], (out[1] if with_cvxpy else None)
 
 

@@ -67,10 +67,11 @@ def _finish(program, U, intercept, loss, Y, w, beta, fit_intercept, solver):
     limit = max(1e-6 * effect.max(initial=0.0), 1e-7 * max(1.0, float(np.abs(Y).max())))
     small = effect <= limit
     dropped = np.where(small[:, :, :, None, :], 0.0, U)
-    restore = ~small.all(axis=-1) & (
-        program.block_violation(dropped) > program.block_violation(U)
-    )
-    U = np.where(restore[:, :, :, None, None], U, dropped).astype(program.dtype)
+    partial = small.any(axis=-1) & ~small.all(axis=-1)  # blocks that stay, minus columns
+    if partial.any():
+        restore = partial & (program.block_violation(dropped) > program.block_violation(U))
+        dropped = np.where(restore[:, :, :, None, None], U, dropped)
+    U = dropped.astype(program.dtype)
     intercept = np.asarray(intercept, dtype=program.dtype)
     objective = program.objective(U, intercept, loss, Y, w, beta)
     coefs, intercepts = reconstruct_network(U, intercept, program.conf.signs, fit_intercept)
