@@ -16,10 +16,13 @@ from tqdm.auto import tqdm
 from ._arrangements import drop_useless, sample_configurations
 from ._column_generation import certificate, dual_point, find_violations, select_new
 from ._program import ConvexProgram
-from ._reconstruction import network_objective, reconstruct_network
+from ._reconstruction import drop_round_off, network_objective, reconstruct_network
 from ._seeding import blocks_from_network, train_seed_network
 from ._validation import check_fit_result
 from .solvers import SolverError, get_solver, resolve_solver
+
+#: dropping round-off columns may cost this fraction of the fit's ``tol`` (relative)
+DROP_FRACTION = 0.1
 
 
 @dataclass
@@ -49,29 +52,17 @@ def _pad(U, n_configurations):
     return np.concatenate([U, np.zeros(shape, dtype=U.dtype)], axis=2)
 
 
-def _finish(program, U, intercept, loss, Y, w, beta, fit_intercept, solver):
+def _finish(program, U, intercept, loss, Y, w, beta, fit_intercept, solver, tol):
     """Drop round-off columns, rebuild the network, and make ``objective`` describe it.
 
-    A column is round-off when its effect on the outputs, ``max_i |Xt u_j|``, is below
-    1e-7 of the targets' scale (or 1e-6 of the largest column's effect). A block whose
-    columns are all round-off goes; in a block that stays, dropping columns changes its
-    second-layer pre-activation, so they are kept where dropping them would break a cone
-    constraint the solver's point met (Clarabel's solution of the hinge program of the
-    teacher data, n = 100: violations of 6e-6 after dropping, and a rebuilt network at
-    2.30492e-3 instead of the convex 2.30465e-3). The objective returned is the convex
-    objective at the returned point; when the solver's point violates the cone
-    constraints (an early stop), the rebuilt network computes something slightly
-    different, and then the network's own objective is returned, with a warning.
+    Round-off columns go where that costs at most ``DROP_FRACTION * tol`` of the
+    objective (:func:`drop_round_off`). The objective
+    returned is the convex objective at the returned point; when the solver's point
+    violates the cone constraints (an early stop), the rebuilt network computes something
+    slightly different, and then the network's own objective is returned, with a warning.
     """
-    effect = np.abs(program.first_layer(U)).max(axis=0, initial=0.0)  # (o, 2, P, m)
-    limit = max(1e-6 * effect.max(initial=0.0), 1e-7 * max(1.0, float(np.abs(Y).max())))
-    small = effect <= limit
-    dropped = np.where(small[:, :, :, None, :], 0.0, U)
-    partial = small.any(axis=-1) & ~small.all(axis=-1)  # blocks that stay, minus columns
-    if partial.any():
-        restore = partial & (program.block_violation(dropped) > program.block_violation(U))
-        dropped = np.where(restore[:, :, :, None, None], U, dropped)
-    U = dropped.astype(program.dtype)
+    budget = DROP_FRACTION * tol
+    U = drop_round_off(program, U, intercept, loss, Y, w, beta, budget).astype(program.dtype)
     intercept = np.asarray(intercept, dtype=program.dtype)
     objective = program.objective(U, intercept, loss, Y, w, beta)
     coefs, intercepts = reconstruct_network(U, intercept, program.conf.signs, fit_intercept)
@@ -246,13 +237,23 @@ def fit_convex_program(
             )
             cert = certificate(loss, V, Y, w, beta, result.objective, found.max_value)
 
+    tol = solver_options.get("tol", 1e-6)
     U, intercept, objective, coefs, intercepts = _finish(
-        program, result.U, result.intercept, loss, Y, w, beta, fit_intercept, result.solver
+        program,
+        result.U,
+        result.intercept,
+        loss,
+        Y,
+        w,
+        beta,
+        fit_intercept,
+        result.solver,
+        tol,
     )
     if seed_net is not None:
         # the seed network is a feasible point: never return anything worse
         U_seed, b_seed = blocks_from_network(seed_net, program)
-        seed = _finish(program, U_seed, b_seed, loss, Y, w, beta, fit_intercept, "seed")
+        seed = _finish(program, U_seed, b_seed, loss, Y, w, beta, fit_intercept, "seed", tol)
         if seed[2] < objective:
             U, intercept, objective, coefs, intercepts = seed
     if cert is not None:
