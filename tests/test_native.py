@@ -459,3 +459,42 @@ def test_iterations_run_at_most_the_chosen_correctors(monkeypatch, capsys, ratio
     assert used and max(used) <= native.n_correctors(program)
     if ratio == 0:  # the test can tell the two apart: three correctors do get used
         assert max(used) == 3
+
+
+def test_certificate_reaches_tol_on_separable_hinge_data():
+    """acute-inflammation (separable) with the hinge loss and beta = 1e-4: the primal point
+    converged, but 80 to 140 columns of the dual point exceeded beta by up to 20%, too many
+    for the usual repair, and the certified gap stalled at 1.1e-2 ("stalled", a warning).
+    When only those columns keep the gap above tol, all of them are repaired."""
+    import warnings
+
+    from skconvexrelu import ConvexThreeLayerClassifier
+    from skconvexrelu.datasets import load_uci
+
+    X, y = load_uci("acute-inflammation", return_X_y=True)
+    est = ConvexThreeLayerClassifier(loss="hinge", beta=1e-4, solver="ipm", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X, y)
+    assert est.solver_status_ == "optimal"
+    assert est.stop_criterion_ <= est.tol
+
+
+def test_softmax_preconditioner_stays_exact_with_the_intercept_at_small_beta():
+    """pittsburg-bridges-SPAN (3 classes), cross-entropy, beta = 1e-4: with the intercept
+    eliminated by a rank-o downdate, the downdate was dropped as not positive, CG ran to
+    its cap from iteration 7 and the solver stopped with "numerical_error" 52% above the
+    optimum. The projected rows keep the preconditioner exact."""
+    import warnings
+
+    from skconvexrelu import ConvexThreeLayerClassifier
+    from skconvexrelu.datasets import load_uci
+
+    X, y = load_uci("pittsburg-bridges-SPAN", return_X_y=True)
+    est = ConvexThreeLayerClassifier(beta=1e-4, solver="ipm", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X, y)
+    assert est.n_outputs_ == 3
+    assert est.solver_status_ == "optimal"
+    assert est.stop_criterion_ <= est.tol

@@ -485,15 +485,28 @@ def _solve_ipm(
         else:
             V = adjoint_c(l1 * M1, l2 * M2, r)
         cnv = opc.colnorms(V)
+
+        def bound(gamma=None):
+            if gamma is None:
+                cn = cnv.max(initial=0.0)
+                gamma = max(1.0, float(cn) / beta) if beta > 0 else (np.inf if cn > 0 else 1)
+            dobj = lm.loss.dual(r / gamma, Y, w) if np.isfinite(gamma) else -np.inf
+            if fit_intercept and hinge:
+                dobj -= float(np.sum(r / gamma, axis=0) @ bp)
+            return float(dobj)
+
         if beta > 0 and np.any(cnv > beta) and (cnv.max() < 1.01 * beta or late):
             _improve_dual(opkc, V, cnv, l1 * M1, beta)
-        cn = cnv.max(initial=0.0)
-        gamma = max(1.0, float(cn) / beta) if beta > 0 else (np.inf if cn > 0 else 1.0)
-        dobj = lm.loss.dual(r / gamma, Y, w) if np.isfinite(gamma) else -np.inf
-        if fit_intercept and hinge:
-            dobj -= float(np.sum(r / gamma, axis=0) @ bp)
+        dobj = bound()
+        target = pobj - tol_eff * abs(pobj)
+        if late and beta > 0 and max(dobj, best_dual[0]) < target <= bound(1.0):
+            # only the columns above beta keep the gap above tol: re-choose the multipliers
+            # of all of them, one small NNLS each (separable hinge data with a tiny beta:
+            # the gap stalled at 1e-2 with 80 to 140 such columns; 5e-7 after)
+            _improve_dual(opkc, V, cnv, l1 * M1, beta, max_columns=None)
+            dobj = max(dobj, bound())
         # any earlier dual point is still a valid lower bound on the same program's optimum
-        best_dual[0] = max(best_dual[0], float(dobj))
+        best_dual[0] = max(best_dual[0], dobj)
         gap = (pobj - best_dual[0]) / max(abs(pobj), 1e-12)
         return pobj, dobj, gap, bp
 

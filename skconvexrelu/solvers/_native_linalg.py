@@ -42,7 +42,7 @@ def _improve_dual(op, V, cnv, lam1, beta, max_columns=40):
     from scipy.optimize import nnls
 
     bad = np.argwhere(cnv > beta)
-    if len(bad) > max_columns:
+    if max_columns is not None and len(bad) > max_columns:
         return
     for o, s, c, j in bad:
         X, a1 = op.column_rows(o, s, c, j)

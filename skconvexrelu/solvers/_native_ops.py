@@ -385,7 +385,8 @@ class Preconditioner:
     U : current variables (directions of the radial curvature).
     center : bool
         The intercept is eliminated: the loss rows are projected off ``D^(1/2) 1`` (per
-        output; for the softmax's coupled curvature, a rank-``o`` downdate instead).
+        output; for the softmax's coupled curvature in sample space, off the range of
+        the stacked ``o x o`` square roots; in variable space, a rank-``o`` downdate).
     Dfull : ndarray (n, o, o) or None
         Full per-sample loss curvature (softmax); used in sample space when given.
     cache : dict or None
@@ -475,6 +476,7 @@ class Preconditioner:
         self.Hc = Hc
         self.Jc, self.Sc, self.Hinv = [], [], None
         self.Dh = None
+        self.Qproj = None
         self.loss_grams = None
         if self.mode == "samples" and Dfull is not None and o > 1 and n * o <= 4000:
             # softmax: the loss curvature couples the outputs sample by sample; one
@@ -490,6 +492,18 @@ class Preconditioner:
                 Ga = W @ W.T
                 S += np.einsum("ib,ik,kc->ibkc", Dh[:, :, a], Ga, Dh[:, :, a], optimize=True)
             S = S.reshape(n * o, n * o)
+            if center:
+                # the eliminated intercept (with sum(b) = 0) projects the rows D^(1/2) J off
+                # the range of T = [D_1^(1/2); ...; D_n^(1/2)], since 1^T D 1 = T^T T: the
+                # Schur complement is J^T D^(1/2) (I - Q Q^T) D^(1/2) J exactly (the rank-o
+                # downdate below, its earlier form, was dropped as not positive at small
+                # beta: pittsburg-bridges-SPAN, beta = 1e-4, CG at its cap from iteration 7)
+                T = Dh.reshape(n * o, o)
+                Uq, sv, _ = np.linalg.svd(T, full_matrices=False)
+                Q = Uq[:, sv > 1e-10 * sv.max()] if sv.max() > 0 else Uq[:, :0]
+                SQ = S @ Q
+                S += Q @ ((Q.T @ SQ) @ Q.T) - SQ @ Q.T - Q @ SQ.T
+                self.Qproj = Q
             S[np.arange(n * o), np.arange(n * o)] += 1.0
             self.Jc = [Jr]
             self.Sc = [_cholesky(S)]
@@ -553,7 +567,7 @@ class Preconditioner:
             # (intercept eliminated): see loss_hess
             self.loss_grams = Ms if Dfull is None else None
         self.center = None
-        if center and self.mode == "coupled":
+        if center and self.mode == "coupled" and self.Qproj is None:
             # rank-o downdate: H = A - sum_o u_o u_o^T / c_o with u_o = J^T D_o 1
             Rm = np.zeros((n, o))
             Umat, AiU = [], []
@@ -661,8 +675,14 @@ class Preconditioner:
                 ],
                 axis=1,
             )  # (n, o): J_a applied per output
-            qs = np.einsum("nba,na->nb", self.Dh, q)
-            z = _cho_solve(self.Sc[0], qs.ravel()).reshape(n, o)
+            qs = np.einsum("nba,na->nb", self.Dh, q).ravel()
+            Q = self.Qproj
+            if Q is not None:
+                qs -= Q @ (Q.T @ qs)
+            z = _cho_solve(self.Sc[0], qs)
+            if Q is not None:
+                z -= Q @ (Q.T @ z)
+            z = z.reshape(n, o)
             zeta = np.einsum("nba,nb->na", self.Dh, z)
             Binv = self.Binv.reshape(o, 2, P, md, md)
             for k in range(o):
