@@ -42,11 +42,15 @@ def teacher_data(n, d=10, width=10, seed=0):
 
 
 def class_labels(y, n_classes=2):
-    """Class indices from the teacher's output: split at its median (2 classes) or at
-    its quantiles."""
+    """Class indices from the teacher's output: split at its median (2 classes) or into
+    ``n_classes`` equal groups by rank (ties in sample order: the teacher's output has
+    many exact zeros, which a split at its quantiles put all in one class, leaving
+    class 0 empty)."""
     if n_classes == 2:
         return (y > np.median(y)).astype(int)
-    return np.digitize(y, np.quantile(y, np.linspace(0, 1, n_classes + 1)[1:-1]))
+    ranks = np.empty(len(y), dtype=int)
+    ranks[np.argsort(y, kind="stable")] = np.arange(len(y))
+    return ranks * n_classes // len(y)
 
 
 def teacher_problem(
