@@ -19,10 +19,15 @@ from ._program import ConvexProgram
 from ._reconstruction import drop_round_off, network_objective, reconstruct_network
 from ._seeding import blocks_from_network, train_seed_network
 from ._validation import check_fit_result
-from .solvers import SolverError, get_solver, resolve_solver
+from .solvers import SolverError, cvxpy_sized, get_solver, resolve_solver
 
 #: dropping round-off columns may cost this fraction of the fit's ``tol`` (relative)
 DROP_FRACTION = 0.1
+
+#: ``solver="auto"`` solves again with cvxpy when the native solver stalled above this
+#: stopping criterion on a program small enough for cvxpy (unscaled inputs can leave its
+#: Newton systems beyond double precision: unscaled iris, cross-entropy, 0.95)
+AUTO_FALLBACK_CRITERION = 1e-3
 
 
 @dataclass
@@ -171,7 +176,7 @@ def fit_convex_program(
         )
 
     def solve(program, U0, b0):
-        name = resolve_solver(solver, program, device=solver_options.get("device"))
+        name = resolve_solver(solver, program, solver_options.get("device"), loss)
         try:
             result = run(name, program, U0, b0)
         except np.linalg.LinAlgError as exc:
@@ -183,11 +188,18 @@ def fit_convex_program(
                 ) from exc
             failure = str(exc)
         else:
-            if not (
-                result.status == "numerical_error" and name != "cvxpy" and solver == "auto"
-            ):
+            if name == "cvxpy" or solver != "auto":
                 return result
-            failure = "ill-conditioned Newton systems"
+            if result.status == "numerical_error":
+                failure = "ill-conditioned Newton systems"
+            elif (
+                result.status == "stalled"
+                and result.stop_criterion > AUTO_FALLBACK_CRITERION
+                and cvxpy_sized(program)
+            ):
+                failure = f"stalled at stopping criterion {result.stop_criterion:.2g}"
+            else:
+                return result
         warnings.warn(
             f"The native solver failed numerically ({failure}); solving with cvxpy.",
             ConvergenceWarning,

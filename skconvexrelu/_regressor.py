@@ -28,9 +28,9 @@ _PARAMS_DOC = """
         for wide inputs, and the one that runs on torch, see ``device``). ``"native"``
         picks ``"ipm"`` when one of its iterations is affordable
         (``skconvexrelu.solvers.IPM_MAX_FLOPS``), else ``"al-fista"``. ``"auto"`` picks
-        cvxpy for small programs and ``"native"`` above
-        ``skconvexrelu.solvers.AUTO_NATIVE_SIZE`` samples x variables. ``solver_`` says
-        what ran.
+        ``"native"`` for the cross-entropy loss and above
+        ``skconvexrelu.solvers.AUTO_NATIVE_SIZE`` samples x variables, cvxpy otherwise.
+        ``solver_`` says what ran.
     cvxpy_solver : {{"CLARABEL", "MOSEK", "SCS", "ECOS"}} or None, default=None
         Conic solver used by ``solver="cvxpy"``. None uses MOSEK when it is installed
         with a license, otherwise Clarabel, falling back to SCS. Asking for MOSEK without

@@ -188,6 +188,37 @@ def test_auto_falls_back_to_cvxpy_when_the_native_solver_fails(monkeypatch):
         ConvexThreeLayerRegressor(solver="native", **SMALL).fit(X, y)
 
 
+def test_auto_falls_back_to_cvxpy_when_the_native_solver_stalls_far_from_tol(monkeypatch):
+    """Cross-entropy goes to the native solver at every size; where it stalls far from
+    tol on a program cvxpy can take, "auto" solves with cvxpy (a stall near tol stays)."""
+    import skconvexrelu.solvers as solvers
+    from skconvexrelu.solvers._native import solve_native
+
+    def stalling(criterion):
+        def solve(*args, **kwargs):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                res = solve_native(*args, **{**kwargs, "max_iter": 3})
+            res.status, res.stop_criterion = "stalled", criterion
+            return res
+
+        return solve
+
+    X, y = make_blobs(n_samples=40, centers=3, random_state=0)
+    monkeypatch.setattr(solvers, "_load_native", lambda: stalling(0.5))
+    with pytest.warns(ConvergenceWarning, match="stalled at stopping criterion 0.5"):
+        clf = ConvexThreeLayerClassifier(**SMALL).fit(X, y)
+    assert clf.solver_ == "cvxpy:CLARABEL"
+    monkeypatch.setattr(solvers, "_load_native", lambda: stalling(1e-5))
+    clf = ConvexThreeLayerClassifier(**SMALL).fit(X, y)
+    assert clf.solver_ == "native:ipm-pcg"
+    # a program too large for cvxpy keeps the native result
+    monkeypatch.setattr(solvers, "AUTO_NATIVE_SIZE", 0)
+    monkeypatch.setattr(solvers, "_load_native", lambda: stalling(0.5))
+    clf = ConvexThreeLayerClassifier(**SMALL).fit(X, y)
+    assert clf.solver_ == "native:ipm-pcg" and clf.solver_status_ == "stalled"
+
+
 # a 12-point integer grid (from scikit-learn's common checks): all-positive features make a
 # sub-network's bias column almost interchangeable with the output intercept, and the native
 # solver's Newton systems nearly singular

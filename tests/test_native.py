@@ -300,6 +300,51 @@ def test_preconditioner_is_the_inverse_with_spread_loss_curvature(monkeypatch, m
     assert ("rows_flat" in cache) == (mode == "variables")
 
 
+@pytest.mark.parametrize("space", ["samples", "variables"])
+def test_softmax_preconditioner_is_the_inverse_with_coupled_outputs(monkeypatch, space):
+    # three classes, probabilities near the simplex's vertices (strongly coupled
+    # curvature), spread barrier curvatures, the intercept eliminated (sum(b) = 0): the
+    # coupled capacitance in sample space and in variable space
+    import skconvexrelu.solvers._native_ops as ops
+
+    monkeypatch.setattr(ops, "CAPACITANCE", space)
+    program, *_ = small_problem("cross_entropy", n=60, n_outputs=3, P=3)
+    op = ops.Operator(program)
+    rng = np.random.default_rng(0)
+    n, o = program.n_samples, 3
+    U = rng.standard_normal(program.shape)
+    Z, g = op.cons(U)
+    c1 = 10.0 ** rng.uniform(-10, 4, Z.shape)
+    c2 = 10.0 ** rng.uniform(-10, 4, g.shape)
+    ht = 10.0 ** rng.uniform(-8, -4, U.shape[:3] + U.shape[4:])
+    hr = ht * 10.0 ** rng.uniform(-4, 0, ht.shape)
+    F = 5.0 * rng.standard_normal((n, o))
+    p = np.exp(F - F.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    w = np.full(n, 1.0 / n)
+    Dfull = w[:, None, None] * (np.eye(o) * p[:, None, :] - p[:, :, None] * p[:, None, :])
+    Dd = np.einsum("naa->na", Dfull)
+    Hbb = np.linalg.pinv(Dfull.sum(0), hermitian=True)
+    for cache in (None, {"constant": False}):
+        prec = ops.Preconditioner(
+            op, c1, c2, Dd, ht, hr, U, center=True, Dfull=Dfull, cache=cache
+        )
+        assert prec.mode == ("coupled" if space == "samples" else "coupled-variables")
+
+        def newton(V):
+            Zv, gv = op.cons(V)
+            HF = np.einsum("nab,nb->na", Dfull, op.F(gv))
+            HF = HF - np.einsum("nab,b->na", Dfull, Hbb @ HF.sum(0))
+            return op.adjoint(c1 * Zv, c2 * gv, HF, signed=True) + op.psi_hess_apply(
+                V, U, ht, hr
+            )
+
+        for _ in range(3):
+            V = rng.standard_normal(program.shape)
+            err = np.linalg.norm(prec(newton(V)) - V) / np.linalg.norm(V)
+            assert err < 1e-8
+
+
 def test_hinge_newton_solves_stay_cheap_late():
     # with the intercept's rank-one downdate inverted separately, late hinge iterations
     # lost the preconditioner's accuracy (438 CG steps in 29 iterations here, against

@@ -49,6 +49,32 @@ def test_auto_uses_cvxpy_for_small_programs_and_native_for_large_ones():
     assert resolve_solver("auto", big) == "ipm"  # 3000 x 8800 variables, narrow blocks
 
 
+@pytest.mark.parametrize(
+    "loss,expected", [("squared", "cvxpy"), ("hinge", "cvxpy"), ("cross_entropy", "ipm")]
+)
+def test_auto_uses_the_native_solver_for_cross_entropy_at_every_size(loss, expected):
+    from skconvexrelu._losses import make_loss
+
+    small = _program(30, 3)
+    assert resolve_solver("auto", small, loss=loss) == expected
+    assert resolve_solver("auto", small, loss=make_loss(loss)) == expected
+    assert resolve_solver("auto", small, device="cpu", loss=loss) == "al-fista"
+
+
+def test_default_classifier_runs_the_native_solver_on_small_data():
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    from skconvexrelu import ConvexThreeLayerClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    est = ConvexThreeLayerClassifier(width=4, n_arrangements=5, random_state=0).fit(X, y)
+    assert est.solver_ == "native:ipm-pcg"
+    assert est.solver_status_ == "optimal"
+    assert est.stop_criterion_ <= est.tol
+
+
 def test_native_picks_the_first_order_method_for_wide_inputs():
     narrow = _program(200, 5)
     wide = _program(2000, 300, width=5, P=4)
@@ -152,8 +178,8 @@ def test_cvxpy_polishes_an_inaccurate_clarabel_solution():
 
 def test_cvxpy_scales_the_hinge_program_to_reach_its_optimum():
     """On the hinge program of the teacher data (n = 60) Clarabel stopped "optimal" 7e-6
-    above the optimum at tol=1e-8 on the program as written; on its objective times n it
-    stops within 5e-7 of the native solver's certified optimum."""
+    above the optimum at tol=1e-8 on the program as written; on its objective times
+    sqrt(n) it stops within 7e-7 of the native solver's certified optimum."""
     pytest.importorskip("cvxpy")
     from skconvexrelu._base import add_bias_column
     from skconvexrelu._losses import make_loss

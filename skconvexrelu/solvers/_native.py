@@ -30,9 +30,10 @@ preconditioned conjugate gradients: each product costs one ``X~ @ (d~, K)`` and 
 ``X~^T @ (n, K)`` product (``K = 2 P m`` columns per output), so the
 ``n x (2 P m d~)`` feature matrix is never formed. The preconditioner
 (:class:`~skconvexrelu.solvers._native_ops.Preconditioner`) is the exact inverse of the
-Newton matrix up to the softmax coupling between outputs: the barrier and group-norm
-terms are block diagonal over the blocks ``(o, sigma, c)`` (``m d~`` square, formed in
-``O(n m^2 d~^2)`` with symmetric packing) and the loss term enters by the Woodbury
+Newton matrix (for the softmax, with one capacitance coupling the outputs): the
+barrier and group-norm terms are block diagonal over the blocks ``(o, sigma, c)``
+(``m d~`` square, formed in ``O(n m^2 d~^2)`` with symmetric packing) and the loss
+term enters by the Woodbury
 identity through a capacitance matrix in sample space (``n x n``, small ``n``) or in
 variable space (``P m d~`` square, formed in ``O(n (P m d~)^2)`` by chunks of samples:
 linear in ``n``), whichever costs less by
