@@ -43,3 +43,17 @@ def test_teacher_labels_split_at_the_median(bench):
     program, loss, Y, w, beta = bench.teacher_problem(101, loss="hinge")
     np.testing.assert_array_equal(Y[:, 0], np.where(labels == 1, 1.0, -1.0))
     assert beta == pytest.approx(0.01 / 101) and w.sum() == pytest.approx(1.0)
+
+
+def test_auto_choice_table_runs(monkeypatch, capsys):
+    if not (BENCH / "bench_auto_choice.py").exists():  # pragma: no cover
+        pytest.skip("benchmarks/ not shipped with this copy")
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_auto_choice
+
+    bench_auto_choice.main(["--data", "balloons", "--beta", "1e-2"])
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[:5] == ["balloons", "16", "2", "cross_entropy", "0.01"]
+    assert cells[6] == "optimal" and abs(float(cells[9])) < 1e-4

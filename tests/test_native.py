@@ -543,3 +543,25 @@ def test_softmax_preconditioner_stays_exact_with_the_intercept_at_small_beta():
     assert est.n_outputs_ == 3
     assert est.solver_status_ == "optimal"
     assert est.stop_criterion_ <= est.tol
+
+
+def test_softmax_intercept_block_keeps_its_null_direction():
+    """The softmax's intercept block is singular along (1, ..., 1); its round-off
+    eigenvalue there (1e-17, positive at some iterates) was inverted, the Newton matrix
+    turned indefinite and CG broke down (standardized iris, beta = 1e-4: "stalled" at
+    twice the optimum)."""
+    import warnings
+
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    from skconvexrelu import ConvexThreeLayerClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    est = ConvexThreeLayerClassifier(beta=1e-4, solver="ipm", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X, y)
+    assert est.solver_status_ == "optimal"
+    assert est.stop_criterion_ <= est.tol

@@ -618,8 +618,14 @@ def _solve_ipm(
                 _, ht, hr = op.psi(U, mu_s, beta)
             else:
                 ht = hr = np.full(U.shape[:3] + U.shape[4:], 1e-12)
+            # rcond 1e-12: the softmax's intercept block is singular along (1, ..., 1); its
+            # eigenvalue there, round-off of 1e-17, was inverted at NumPy's default 1e-15
+            # and made the Newton matrix indefinite (standardized iris, beta = 1e-4: CG
+            # broke down from the ninth iteration, "stalled" twice the optimum)
             Hbb_pinv = (
-                np.linalg.pinv(lm.hbb(Dd, Pm), hermitian=True) if fit_intercept else None
+                np.linalg.pinv(lm.hbb(Dd, Pm), rcond=1e-12, hermitian=True)
+                if fit_intercept
+                else None
             )
             ht_d, hr_d = ht.astype(np.float64), hr.astype(np.float64)
 

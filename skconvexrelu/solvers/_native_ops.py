@@ -521,7 +521,9 @@ class Preconditioner:
                 # beta: pittsburg-bridges-SPAN, beta = 1e-4, CG at its cap from iteration 7)
                 T = Dh.reshape(n * o, o)
                 Uq, sv, _ = np.linalg.svd(T, full_matrices=False)
-                Q = Uq[:, sv > 1e-10 * sv.max()] if sv.max() > 0 else Uq[:, :0]
+                # (singular values of sqrt(eigenvalues): 1e-6 keeps the eigenvalue cut of
+                # the solver's intercept block, 1e-12, and drops the null direction 1)
+                Q = Uq[:, sv > 1e-6 * sv.max()] if sv.max() > 0 else Uq[:, :0]
                 SQ = S @ Q
                 S += Q @ ((Q.T @ SQ) @ Q.T) - SQ @ Q.T - Q @ SQ.T
                 self.Qproj = Q
@@ -652,7 +654,7 @@ class Preconditioner:
         M = M.reshape(o * k, o * k)
         if center:
             Sm = S.reshape(o * k, o)
-            M -= Sm @ np.linalg.pinv(Dfull.sum(0), hermitian=True) @ Sm.T
+            M -= Sm @ np.linalg.pinv(Dfull.sum(0), rcond=1e-12, hermitian=True) @ Sm.T
         Hinv = np.empty_like(Hc)
         for a in range(o):
             for c in range(P):
