@@ -112,17 +112,23 @@ def test_native_solver_matches_cvxpy_on_the_same_configurations(kind, loss, k):
     assert nat.objective_ == pytest.approx(ref.objective_, rel=1e-4)
 
 
+def _teacher_classes(n):
+    """The paper's teacher data (d = 10, a random teacher of width 10), split at the
+    median of the teacher's output."""
+    rng = np.random.default_rng(0)
+    W1, w2 = rng.standard_normal((10, 10)), rng.standard_normal(10)
+    X = np.random.default_rng([0, n]).standard_normal((n, 10))
+    t = np.maximum(np.maximum(X @ W1, 0.0) @ w2, 0.0)
+    return X, (t > np.median(t)).astype(int)
+
+
 @pytest.mark.parametrize("loss", ["hinge", "cross_entropy"])
 def test_round_off_columns_stay_where_dropping_them_breaks_a_cone(loss):
     # the paper's teacher data at n = 40: Clarabel's point is feasible, but dropping its
     # round-off columns inside the blocks that stay violated second-layer constraints
     # (by about 1e-6), so the rebuilt network was not the convex model and a
     # ConvergenceWarning said so
-    rng = np.random.default_rng(0)
-    W1, w2 = rng.standard_normal((10, 10)), rng.standard_normal(10)
-    X = np.random.default_rng([0, 40]).standard_normal((40, 10))
-    t = np.maximum(np.maximum(X @ W1, 0.0) @ w2, 0.0)
-    y = (t > np.median(t)).astype(int)
+    X, y = _teacher_classes(40)
     est = ConvexThreeLayerClassifier(
         beta=0.01 / 40, width=10, n_arrangements=20, loss=loss, solver="cvxpy", random_state=0
     )
@@ -140,11 +146,7 @@ def test_dropping_round_off_columns_costs_no_objective(loss):
     # round-off columns that together hold samples on the margin; dropping all of them
     # raised objective_ 1.8e-4 above the solver's certified objective; they may cost a
     # tenth of tol now
-    rng = np.random.default_rng(0)
-    W1, w2 = rng.standard_normal((10, 10)), rng.standard_normal(10)
-    X = np.random.default_rng([0, 40]).standard_normal((40, 10))
-    t = np.maximum(np.maximum(X @ W1, 0.0) @ w2, 0.0)
-    y = (t > np.median(t)).astype(int)
+    X, y = _teacher_classes(40)
     est = ConvexThreeLayerClassifier(
         beta=0.01 / 40, width=10, n_arrangements=20, loss=loss, solver="ipm", random_state=0
     ).fit(X, y)
