@@ -111,12 +111,12 @@ def drop_round_off(program, U, intercept, loss, Y, w, beta, budget=1e-7):
         candidate &= ~(partial & worse)
     if not candidate.any():
         return U
+    F = program.outputs(program.second_layer(Z)) + intercept
     # the outputs each block's round-off columns account for: (n, o, 2, P)
     Z *= small
     dF = program.second_layer(Z) * program.D2[:, None, None, :]
     dF[:, :, 1] *= -1.0
     del Z
-    F = program.forward(U) + intercept
     norms = program.group_norms(U)
     penalty = float(beta * norms.sum())
     start = loss.value(F, Y, w) + penalty
