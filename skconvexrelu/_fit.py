@@ -61,10 +61,10 @@ def _finish(program, U, intercept, loss, Y, w, beta, fit_intercept, solver, tol)
     """Drop round-off columns, rebuild the network, and make ``objective`` describe it.
 
     Round-off columns go where that costs at most ``DROP_FRACTION * tol`` of the
-    objective (:func:`drop_round_off`). The objective
-    returned is the convex objective at the returned point; when the solver's point
-    violates the cone constraints (an early stop), the rebuilt network computes something
-    slightly different, and then the network's own objective is returned, with a warning.
+    objective (:func:`drop_round_off`). The objective returned is the convex objective at
+    the returned point; when the solver's point violates the cone constraints (an early
+    stop), the rebuilt network computes something slightly different, and then the
+    network's own objective is returned, with a warning.
     """
     budget = DROP_FRACTION * tol
     U = drop_round_off(program, U, intercept, loss, Y, w, beta, budget).astype(program.dtype)

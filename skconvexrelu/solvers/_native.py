@@ -33,10 +33,9 @@ preconditioned conjugate gradients: each product costs one ``X~ @ (d~, K)`` and 
 Newton matrix (for the softmax, with one capacitance coupling the outputs): the
 barrier and group-norm terms are block diagonal over the blocks ``(o, sigma, c)``
 (``m d~`` square, formed in ``O(n m^2 d~^2)`` with symmetric packing) and the loss
-term enters by the Woodbury
-identity through a capacitance matrix in sample space (``n x n``, small ``n``) or in
-variable space (``P m d~`` square, formed in ``O(n (P m d~)^2)`` by chunks of samples:
-linear in ``n``), whichever costs less by
+term enters by the Woodbury identity through a capacitance matrix in sample space
+(``n x n``, small ``n``) or in variable space (``P m d~`` square, formed in
+``O(n (P m d~)^2)`` by chunks of samples: linear in ``n``), whichever costs less by
 :func:`~skconvexrelu.solvers._native_ops.capacitance_costs` (which counts a Cholesky flop
 as four product flops, as measured here). The eliminated intercept makes the loss term
 ``J^T D^(1/2) (I - q q^T) D^(1/2) J`` (``q = D^(1/2) 1``, normalized), so the

@@ -37,7 +37,8 @@ def _improve_dual(op, V, cnv, lam1, beta, max_columns=40):
     ``V_j = (J^T r + G^T lambda)_j``; any ``lambda >= 0`` gives a valid certificate, so for
     each offending column the first-layer multipliers of that column are re-chosen by
     non-negative least squares (``min ||V_j - X~^T (A1_j l) + X~^T (A1_j l')||, l' >= 0``).
-    ``cnv`` (the column norms) is updated in place.
+    ``cnv`` (the column norms) is updated in place. Nothing is done when more than
+    ``max_columns`` columns are above ``beta`` (None: no limit).
     """
     from scipy.optimize import nnls
 
