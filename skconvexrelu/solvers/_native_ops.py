@@ -394,9 +394,11 @@ class Preconditioner:
     center : bool
         The intercept is eliminated: the loss rows are projected off ``D^(1/2) 1`` (per
         output; for the softmax's coupled curvature in sample space, off the range of
-        the stacked ``o x o`` square roots; in variable space, a rank-``o`` downdate).
+        the stacked ``o x o`` square roots; in variable space, through the Schur
+        complement of the coupled Gram matrix).
     Dfull : ndarray (n, o, o) or None
-        Full per-sample loss curvature (softmax); used in sample space when given.
+        Full per-sample loss curvature (softmax): the capacitance then couples the
+        outputs.
     cache : dict or None
         Kept between iterations: with ``cache["constant"] = True`` (loss curvature that
         does not change, the squared loss) the loss Gram matrix is formed once.
@@ -502,7 +504,6 @@ class Preconditioner:
         if self.mode == "coupled":
             # softmax: the loss curvature couples the outputs sample by sample; one
             # (n o) square capacitance with the symmetric square roots of the o x o blocks
-            self.mode = "coupled"
             ev, evec = np.linalg.eigh(Dfull)
             Dh = np.einsum("nab,nb,ncb->nac", evec, np.sqrt(np.maximum(ev, 0.0)), evec)
             self.Dh = Dh
@@ -591,33 +592,6 @@ class Preconditioner:
             # with a diagonal loss curvature, Ms is the Newton matrix's loss term exactly
             # (intercept eliminated): see loss_hess
             self.loss_grams = Ms if Dfull is None else None
-        self.center = None
-        if center and self.mode == "coupled" and self.Qproj is None:
-            # rank-o downdate: H = A - sum_o u_o u_o^T / c_o with u_o = J^T D_o 1
-            Rm = np.zeros((n, o))
-            Umat, AiU = [], []
-            for k in range(o):
-                if Dfull is not None and self.mode == "coupled":
-                    Rm[:] = Dfull[:, :, k]  # column k of each sample's curvature block
-                else:
-                    Rm[:] = 0
-                    Rm[:, k] = Dd[:, k]
-                u = op.adjoint(None, None, Rm.astype(op.dtype)).astype(np.float64)
-                Umat.append(u)
-                AiU.append(self._apply_A(u))
-            c = np.asarray(Dd, dtype=np.float64).sum(0)
-            if Dfull is not None and self.mode == "coupled":
-                Cb = Dfull.sum(0)
-                # softmax: sum_b u_b = 0, so the null direction of Cb may be filled freely
-                Cb = Cb + np.trace(Cb) / o**2 * np.ones((o, o))
-            else:
-                Cb = np.diag(c)
-            Msm = Cb - np.array(
-                [[np.vdot(Umat[a], AiU[b]) for b in range(o)] for a in range(o)]
-            )
-            Msm = 0.5 * (Msm + Msm.T)
-            if np.all(np.linalg.eigvalsh(Msm) > 1e-12 * max(c.max(), 1e-300)):
-                self.center = (np.stack(AiU), np.linalg.inv(Msm))
 
     def _coupled_variables(self, op, Dfull, Hc, center, chunk, cache):
         """The capacitance of all outputs at once in variable space (``o P m d~`` square).
@@ -630,10 +604,7 @@ class Preconditioner:
         """
         n, o, P, m, d = op.n, op.o, op.P, op.m, op.d
         k = P * m * d
-        flat = None if cache is None else cache.get("rows_flat")
-        if flat is None and cache is not None and n * k * 8 <= ROWS_CACHE_BYTES:
-            flat = self._unweighted_rows(op).transpose(1, 0, 2).reshape(n, k)
-            cache["rows_flat"] = flat
+        flat = self._cached_rows(op, cache)
         M = np.zeros((o, k, o, k))
         S = np.zeros((o, k, o))
         for a0 in range(0, n, chunk):
@@ -655,11 +626,7 @@ class Preconditioner:
         if center:
             Sm = S.reshape(o * k, o)
             M -= Sm @ np.linalg.pinv(Dfull.sum(0), rcond=1e-12, hermitian=True) @ Sm.T
-        Hinv = np.empty_like(Hc)
-        for a in range(o):
-            for c in range(P):
-                Hinv[a, c] = np.linalg.inv(Hc[a, c])
-        self.Hinv = Hinv
+        self.Hinv = np.linalg.inv(Hc)
         # Hb^T M Hb by its (a, c) column blocks
         Hb = Hc.reshape(o * P, m * d, m * d)
         md = m * d
@@ -713,6 +680,17 @@ class Preconditioner:
         return Jr
 
     @staticmethod
+    def _cached_rows(op, cache):
+        """The unweighted rows as one ``(n, P m d~)`` array, kept in ``cache["rows_flat"]``
+        when they fit in ``ROWS_CACHE_BYTES`` (None without a cache or when they do not)."""
+        flat = None if cache is None else cache.get("rows_flat")
+        k_dim = op.P * op.m * op.d
+        if flat is None and cache is not None and op.n * k_dim * 8 <= ROWS_CACHE_BYTES:
+            flat = Preconditioner._unweighted_rows(op).transpose(1, 0, 2).reshape(op.n, k_dim)
+            cache["rows_flat"] = flat
+        return flat
+
+    @staticmethod
     def _gram(op, dk, chunk, cache=None):
         """``M = J_pair^T diag(dk) J_pair`` (``P m d~`` square) and ``J_pair^T dk``, by
         chunks of samples; with ``cache``, the unweighted rows are kept in the layout of the
@@ -721,10 +699,7 @@ class Preconditioner:
         rebuilding and transposing the rows)."""
         n = op.n
         k_dim = op.P * op.m * op.d
-        flat = None if cache is None else cache.get("rows_flat")
-        if flat is None and cache is not None and n * k_dim * 8 <= ROWS_CACHE_BYTES:
-            flat = Preconditioner._unweighted_rows(op).transpose(1, 0, 2).reshape(n, k_dim)
-            cache["rows_flat"] = flat
+        flat = Preconditioner._cached_rows(op, cache)
         if flat is not None:
             sq = np.sqrt(dk)
             Jr = flat * sq[:, None]
@@ -808,12 +783,7 @@ class Preconditioner:
         return _unpair(q, self.P, self.m, self.d)
 
     def __call__(self, R):
-        x = self._apply_A(R)
-        if self.center is not None:
-            AiU, Minv = self.center
-            coef = Minv @ (AiU.reshape(len(AiU), -1) @ np.asarray(R, dtype=np.float64).ravel())
-            x = x + np.tensordot(coef, AiU, axes=(0, 0))
-        return x.astype(self.dtype)
+        return self._apply_A(R).astype(self.dtype)
 
 
 def _cholesky(A):
