@@ -226,11 +226,14 @@ def test_working_set_operator_matches_the_full_constraints():
     [dict(loss="squared", n=120), dict(loss="hinge", n=90), dict(loss="cross_entropy", n=90)],
     ids=lambda c: c["loss"],
 )
-def test_working_set_solves_the_full_program(monkeypatch, case):
-    # small first working sets force several rounds; the result is the full program's
-    # optimum (same objective as without a working set) and feasible for every sample
+@pytest.mark.parametrize("grow", [True, False], ids=["grow-in-run", "rounds"])
+def test_working_set_solves_the_full_program(monkeypatch, case, grow):
+    # small first working sets force growth (inside the run or by rounds); the result is
+    # the full program's optimum (same objective as without a working set) and feasible
+    # for every sample
     import skconvexrelu.solvers._native as native
 
+    monkeypatch.setattr(native, "GROW_IN_RUN", grow)
     monkeypatch.setattr(native, "WS_FIRST_ROWS", 1)
     monkeypatch.setattr(native, "WS_SECOND_ROWS", 1)
     program, loss, Y, w, beta = small_problem(**case)
@@ -358,11 +361,14 @@ def test_hinge_newton_solves_stay_cheap_late():
     assert res.n_cg <= 12 * res.n_iter
 
 
-def test_working_set_rounds_restart_without_crawling():
+def test_working_set_rounds_restart_without_crawling(monkeypatch):
     """After the first working set the solution violates new constraints by up to about
     its own size; a round that restarted with slacks of 1e-3 max |X~ u| crawled at tiny
     step lengths (66 iterations in all here, 38 with slacks scaled to the violation and
     the early rounds stopped at a gap of 0.1). The optimum is the full program's."""
+    import skconvexrelu.solvers._native as native
+
+    monkeypatch.setattr(native, "GROW_IN_RUN", False)  # the rounds (beyond GROW_MAX_N)
     program, loss, Y, w, beta = small_problem("squared", n=300, P=6, width=5)
     ws = solve_native(program, loss, Y, w, beta, working_set=True)
     program, loss, Y, w, beta = small_problem("squared", n=300, P=6, width=5)
@@ -371,6 +377,72 @@ def test_working_set_rounds_restart_without_crawling():
     assert ws.status == "optimal"
     assert ws.n_iter <= 50
     assert ws.objective == pytest.approx(full.objective, rel=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["squared", "hinge", "cross_entropy"])
+def test_working_set_grows_inside_one_run(monkeypatch, loss):
+    """Up to GROW_MAX_N samples the violated constraints join during the run: one
+    interior-point run (no restarted rounds) reaches the full program's optimum, in fewer
+    iterations than the rounds need."""
+    import skconvexrelu.solvers._native as native
+
+    monkeypatch.setattr(native, "WS_FIRST_ROWS", 1)
+    monkeypatch.setattr(native, "WS_SECOND_ROWS", 1)
+    kw = dict(n=300, P=6, width=5)
+    iters = {}
+    for grow in (True, False):
+        monkeypatch.setattr(native, "GROW_IN_RUN", grow)
+        program, loss_, Y, w, beta = small_problem(loss, **kw)
+        res = solve_native(program, loss_, Y, w, beta, working_set=True)
+        _check_solution(program, loss_, Y, w, beta, res)
+        ws = program._native_working_set
+        assert native.grow_working_set(program, ws, res.U, 1e-10)[1] == 0
+        iters[grow] = (res.n_rounds, res.n_iter, res.objective)
+    rounds, n_iter, objective = iters[True]
+    assert rounds == 1
+    assert iters[False][0] >= 3  # the same start needs several rounds without growth
+    assert n_iter < iters[False][1]
+    assert objective == pytest.approx(iters[False][2], rel=1e-6)
+
+
+def test_a_run_left_infeasible_by_its_growth_goes_on_by_rounds(monkeypatch):
+    """When the Newton systems break down before the rows that joined during the run
+    have lost their residual (hinge loss, 4,000 samples), no iterate is feasible: the
+    solver then restarts by rounds instead of returning an infeasible point."""
+    import skconvexrelu.solvers._native as native
+
+    monkeypatch.setattr(native, "WS_FIRST_ROWS", 1)
+    calls = []
+    solve = native._solve_ipm
+
+    def breaking_down(*args, **kwargs):
+        calls.append(kwargs["grow"])
+        if kwargs["grow"]:  # the growing run "breaks down" after a few iterations
+            res = solve(*args, **{**kwargs, "max_iter": 4})
+            res.feasible = False
+            return res
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(native, "_solve_ipm", breaking_down)
+    program, loss, Y, w, beta = small_problem("squared", n=120)
+    res = solve_native(program, loss, Y, w, beta, working_set=True)
+    assert calls[0] is True and not any(calls[1:]) and len(calls) >= 2
+    _check_solution(program, loss, Y, w, beta, res)
+
+
+def test_rows_joining_a_run_start_on_the_central_path():
+    from skconvexrelu.solvers._native import _extend_pairs
+
+    s = np.array([[0.5, 2.0]])
+    lam = np.array([[0.2, 0.05]])
+    Gs = np.array([[0.4, 2.0], [-0.3, 1e-6], [0.7, 0.0]])  # two rows join
+    M = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])  # one joins padded (-1)
+    s2, lam2 = _extend_pairs(s, lam, Gs, 1, M, mu=0.1, floor=1e-3)
+    np.testing.assert_array_equal(s2[:1], s)  # old pairs untouched
+    np.testing.assert_array_equal(lam2[:1], lam)
+    # a violated row's slack mirrors the violation, a nearly active one gets the floor
+    np.testing.assert_allclose(s2[1:], [[0.3, 1e-3], [0.7, 1.0]])
+    np.testing.assert_allclose((s2 * lam2)[1:], [[0.1, 0.1], [0.1, 0.0]])
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,16 @@ alternate:
    ``WS_ADD_SECOND * m d~`` per round);
 3. stop when none is violated beyond ``feas_tol``, after a last round at ``tol``.
 
+Up to ``GROW_MAX_N`` samples the set grows inside the interior-point run instead: every
+``GROW_EVERY`` iterations the constraints that the current iterate violates join (with
+the nearly active ones, a quarter of a round's quota), their slacks mirroring their
+violation (at least ``GROW_SLACK max |X~ u|``) and their multipliers on the central path
+(``s lambda = mu``); the infeasible-start method then drives their residuals to zero
+with the others, the barrier is not restarted, and one run usually ends with no
+constraint violated (rounds remain the fallback). The restarts were most of the cost:
+at n = 1,600 (squared loss) the rounds took 64 iterations in six rounds, one run with
+growth 29, and a run started from the final working set 28.
+
 The first working set keeps, per column, the ``WS_FIRST_ROWS * d~`` constraints whose
 normals make the widest angle with their mean direction (the likeliest facets of the
 column's cone), and per block ``WS_SECOND_ROWS * m d~`` chosen the same way. The returned
@@ -178,10 +188,11 @@ CG_MAXITER = 200
 #: 1e12 next to radial group-norm curvatures of 1e-15) and the directions are noise
 CG_FAIL_PATIENCE = 5
 #: from this many samples on, the cone constraints are enforced through a working set
-#: (measured with the fifth session's rounds, full program vs working sets, squared loss:
-#: n = 600 5.8 s vs 7.3 s, 800 11.1 vs 9.5, 1,000 16.8 vs 9.2, 1,200 18.0 vs 14.2;
-#: hinge and cross-entropy at 800 and 1,000 even or faster with working sets)
-WORKING_SET_MIN_N = 800
+#: (measured with the growth inside the run, full program vs working set, seconds: n = 400
+#: squared 3.25 vs 2.40, hinge 7.8 vs 4.9, cross-entropy 3.6 vs 2.8; n = 200 squared 1.8
+#: vs 1.9, hinge 2.7 vs 4.6, cross-entropy 1.8 vs 1.7; n = 100 the full program is faster
+#: for all three. With the fifth session's rounds it was 800)
+WORKING_SET_MIN_N = 400
 #: rows per column (times d~) and per block (times m d~) in the first working set
 WS_FIRST_ROWS = 4
 WS_SECOND_ROWS = 1
@@ -199,6 +210,28 @@ WS_ROUND_TOL = 1e-1
 #: a warm start's slacks are at least this fraction of its worst violation (clipped to
 #: [1e-3, 1e-1] of max |X~ u|)
 WARM_SLACK = 0.05
+#: up to GROW_MAX_N samples the working set grows inside one interior-point run instead of
+#: by rounds that restart the barrier: every GROW_EVERY iterations the constraints the
+#: iterate violates join (GROW_FRACTION of a round's quota per column and block), their
+#: slacks at least GROW_SLACK max |X~ u| and their multipliers on the central path.
+#: Measured (teacher data, d = 10, width 10, P = 20; rounds -> growth in the run, seconds):
+#: squared n = 400 3.3 (full program) -> 2.4, 800 7.6 -> 4.7, 1,600 12.7 -> 5.5, 2,000
+#: 19.7 -> 7.9, 4,000 19.5 -> 12.8, 6,000 28.8 -> 21.9, but 8,000 27.3 -> 33.0 and
+#: 16,000 40.8 -> 58.9 (many small additions keep the steps short there); hinge 800
+#: 34.3 -> 10.4, 1,600 48.9 -> 22.7; cross-entropy 800 9.5 -> 4.4, 1,600 27.6 -> 9.3.
+#: Larger quotas, growing at every iteration or every third, restarting the barrier on
+#: large violations, or no growth once the complementarity gap is below 1e-3 of the
+#: objective (a second round then followed) were slower.
+GROW_IN_RUN = True
+GROW_MAX_N = 6000
+#: the hinge loss's Newton systems break down late on large programs (see the benchmarks
+#: README); with growth inside the run at 4,000 rows the breakdown came before the rows
+#: that joined had lost their residual (no feasible iterate), with rounds it did not
+#: (2,000 rows: growth "stalled" at a gap of 1.8e-5 after 44 iterations, rounds after 119)
+GROW_MAX_N_HINGE = 2000
+GROW_EVERY = 2
+GROW_SLACK = 1e-3
+GROW_FRACTION = 0.25
 
 
 def n_correctors(program, working_set=False):
@@ -306,6 +339,7 @@ def _solve_ipm(
     max_time=None,
     working_set=None,
     loss_gram=None,
+    grow=False,
 ):
     """Solve the convex program with the structured interior-point method.
 
@@ -460,10 +494,14 @@ def _solve_ipm(
     pcache = {"constant": lm.kind == "squared"}
     if gram is not None:
         pcache["M"] = (np.maximum(lm.W.astype(np.float64), 0.0), [gram.M] * o, list(gram.mvec))
+
     # conjugate-gradient steps are cheap on small programs; on large ones an ill-conditioned
     # late Newton system is not worth hundreds of them
     # (a working set's Newton system has the working set's size, whatever n)
-    cg_maxiter = CG_MAXITER if opk.n * o * 2 * op.P * op.m <= 1_000_000 else CG_MAXITER // 4
+    def cg_cap():
+        return CG_MAXITER if opk.n * o * 2 * op.P * op.m <= 1_000_000 else CG_MAXITER // 4
+
+    cg_maxiter = cg_cap()
     total_cg = 0
     capped, capped_run = False, 0  # a solve of this iteration hit cg_maxiter; in a row
     bar = tqdm(total=max_iter, disable=not verbose or verbose > 1, desc=ALGO)
@@ -539,7 +577,36 @@ def _solve_ipm(
     mu = complementarity()
     mu_floor = 1e-14 * mu
     mu_min = mu
+    n_grown = 0
     for it in range(max_iter + 1):
+        # ---------------------------------------------------------- grow the working set
+        if grow and it > 0 and it % GROW_EVERY == 0:
+            # the constraints the iterate violates join; their slacks mirror the violation
+            # and their multipliers start on the central path, so the infeasible-start
+            # method drives their residuals to zero with the others (no restart)
+            grown, n_new, _ = grow_working_set(
+                program, working_set, U, feas_tol, fraction=GROW_FRACTION
+            )
+            if n_new:
+                n_grown += 1
+                r1, r2 = working_set[0].shape[0], working_set[1].shape[0]
+                working_set = grown
+                opk = WorkingSetOperator(program, *working_set)
+                opkc = (
+                    opk
+                    if dtype == np.float64
+                    else WorkingSetOperator(program, *working_set, np.float64)
+                )
+                M1, M2 = (opk.M1f if not opk.M1.all() else 1.0), opk.M2f
+                Gs1, Gs2, F = apply64(U)
+                zs = max(float(np.max(np.abs(Gs1), initial=0.0)), 1e-300)
+                floor_s = GROW_SLACK * zs
+                s1, l1 = _extend_pairs(s1, l1, Gs1, r1, M1, mu, floor_s)
+                s2, l2 = _extend_pairs(s2, l2, Gs2, r2, M2, mu, floor_s)
+                N = opk.n_cone_rows + 1.0 + (2.0 * MH.sum() if hinge else 0.0)
+                cg_maxiter = cg_cap()
+                mu = complementarity()
+                best, best_it = None, it
         # ---------------------------------------------------------- check
         zmax = max(float(np.max(np.abs(Gs1), initial=0.0)), 1e-300)
         viol = (
@@ -585,7 +652,7 @@ def _solve_ipm(
             status = "stalled"
             break
         capped_run, capped = (capped_run + 1 if capped else 0), False
-        if best is not None and min(capped_run, it - best_it) >= CG_FAIL_PATIENCE:
+        if min(capped_run, it - best_it) >= CG_FAIL_PATIENCE:
             status = "stalled"
             break
         if max_time is not None and time.perf_counter() - t_start > max_time:
@@ -839,7 +906,10 @@ def _solve_ipm(
             )
     bar.close()
 
-    if best is None:  # no feasible iterate: return the last one (should not happen)
+    feasible = best is not None
+    if best is None:
+        # no feasible iterate (rows that joined during the run can keep a residual when
+        # the Newton systems break down): the last one, flagged for the caller
         best = (U, b, history[-1], crit, (s1, s2, l1, l2))
     U_out, b_out, obj, crit_out, duals = best
     program._native_warm = (
@@ -890,7 +960,20 @@ def _solve_ipm(
         solver=ALGO,
     )
     res.n_cg = total_cg
+    res.working_set = working_set
+    res.n_grown = n_grown
+    res.feasible = feasible
     return res
+
+
+def _extend_pairs(s, lam, Gs, r_old, M, mu, floor):
+    """Slacks and multipliers of the rows that joined the working set (after row
+    ``r_old``): slacks of at least ``floor`` (a violated row's slack mirrors its
+    violation), multipliers on the central path ``s lam = mu``."""
+    Mn = np.broadcast_to(M, Gs.shape)[r_old:]
+    sn = np.maximum(np.abs(Gs[r_old:]), floor) * Mn + (1 - Mn)
+    ln = mu / sn * Mn
+    return np.concatenate([s, sn]), np.concatenate([lam, ln])
 
 
 def solve_native(
@@ -979,6 +1062,9 @@ def solve_native(
     if loss.name == "squared":
         gram = LossGram(Operator(program), np.asarray(w, dtype=np.float64))
     loose = max(float(tol), WS_ROUND_TOL)  # only the last round needs the full accuracy
+    grow = GROW_IN_RUN and n <= (GROW_MAX_N_HINGE if loss.name == "hinge" else GROW_MAX_N)
+    if grow:
+        loose = float(tol)
     for round_ in range(MAX_ROUNDS):
         left = (
             None if max_time is None else max(0.0, max_time - (time.perf_counter() - t_start))
@@ -998,8 +1084,10 @@ def solve_native(
                 max_time=left,
                 working_set=ws,
                 loss_gram=gram,
+                grow=grow,
                 **kwargs,
             )
+        ws = res.working_set
         total_iter += res.n_iter
         total_cg += getattr(res, "n_cg", 0)
         history += res.history
@@ -1008,13 +1096,19 @@ def solve_native(
         if verbose > 1:
             print(
                 f"working set round {round_}: {ws[0].shape[0]} + {ws[1].shape[0]} rows per "
-                f"column and block, {res.n_iter} iterations ({res.status}); {n_new} "
+                f"column and block, {res.n_iter} iterations ({res.status}, grown "
+                f"{res.n_grown} times); {n_new} "
                 f"constraints violated outside it (worst {worst:.1e})",
                 flush=True,
             )
         # a relaxation with too few constraints can be ill-conditioned: grow and go on
         if res.status == "max_time" or (res.status == "numerical_error" and n_new == 0):
             break
+        if grow and not res.feasible:
+            # the rows that joined during the run kept a residual: go on by rounds, which
+            # restart the barrier with room for every slack
+            grow, loose, ws = False, max(float(tol), WS_ROUND_TOL), grown
+            continue
         if n_new == 0:
             if loose <= tol:
                 break
@@ -1025,6 +1119,7 @@ def solve_native(
     program._native_working_set = ws
     res.n_iter, res.n_cg, res.history = total_iter, total_cg, history
     res.working_set_rows = (ws[0].shape[0], ws[1].shape[0])
+    res.n_rounds = round_ + 1
     res.solver = ALGO_WS
     if n_new:
         if res.status == "optimal":
@@ -1074,8 +1169,11 @@ def initial_working_set(program):
     return idx1, idx2
 
 
-def grow_working_set(program, ws, U, feas_tol, chunk=8192):
+def grow_working_set(program, ws, U, feas_tol, chunk=8192, fraction=1.0):
     """Add to each column (block) its most violated constraints outside the working set.
+
+    At most ``fraction`` times ``WS_ADD_FIRST * d~`` rows join each column and
+    ``WS_ADD_SECOND * m d~`` each block (at least one).
 
     Returns the new working set, the number of violated constraints outside the old one
     and the largest violation (relative to ``max |X~ u_j|``).
@@ -1098,8 +1196,8 @@ def grow_working_set(program, ws, U, feas_tol, chunk=8192):
         zmax = max(zmax, float(np.abs(Z).max(initial=0.0)))
     out, total, worst = [], 0, 0.0
     for v, idx, add in (
-        (v1, idx1, WS_ADD_FIRST * U.shape[3]),
-        (v2, idx2, WS_ADD_SECOND * U.shape[3] * U.shape[4]),
+        (v1, idx1, max(1, int(fraction * WS_ADD_FIRST * U.shape[3]))),
+        (v2, idx2, max(1, int(fraction * WS_ADD_SECOND * U.shape[3] * U.shape[4]))),
     ):
         v /= max(zmax, 1e-300)
         flat = idx.reshape(idx.shape[0], -1)
