@@ -419,7 +419,7 @@ def test_a_run_left_infeasible_by_its_growth_goes_on_by_rounds(monkeypatch):
         calls.append(kwargs["grow"])
         if kwargs["grow"]:  # the growing run "breaks down" after a few iterations
             res = solve(*args, **{**kwargs, "max_iter": 4})
-            res.feasible = False
+            res.feasible, res.status = False, "stalled"
             return res
         return solve(*args, **kwargs)
 

@@ -1104,9 +1104,10 @@ def solve_native(
         # a relaxation with too few constraints can be ill-conditioned: grow and go on
         if res.status == "max_time" or (res.status == "numerical_error" and n_new == 0):
             break
-        if grow and not res.feasible:
-            # the rows that joined during the run kept a residual: go on by rounds, which
-            # restart the barrier with room for every slack
+        if grow and not res.feasible and res.status != "max_iter":
+            # the rows that joined during the run kept a residual (the Newton systems broke
+            # down first): go on by rounds, which restart the barrier with room for every
+            # slack
             grow, loose, ws = False, max(float(tol), WS_ROUND_TOL), grown
             continue
         if n_new == 0:
