@@ -88,10 +88,11 @@ normals make the widest angle with their mean direction (the likeliest facets of
 column's cone), and per block ``WS_SECOND_ROWS * m d~`` chosen the same way. The returned
 point is feasible for every sample, and its certificate holds for the full program
 (multipliers of the constraints outside the working set are zero). Measured (teacher
-data, d = 10, width 10, P = 20, squared loss): n = 1,000 in 9 s instead of 17 s, 1,600 in
-13 s instead of 42 s; through the estimator 4,000 in 21 s, 8,000 in 26 s, 16,000 in 41 s,
-64,000 in 122 s (the passes over all n samples per iteration and the 2,200-square
-capacitance factorization dominate there).
+data, d = 10, width 10, P = 20, squared loss): n = 400 in 2.4 s instead of 3.2 s on the
+full program, 1,600 in 5.3 s (13 s by rounds, 42 s on the full program); through the
+estimator 1,000 in 4.8 s, 4,000 in 14 s, 8,000 in 27 s, 16,000 in 42 s, 64,000 in 124 s
+(the passes over all n samples per iteration and the 2,200-square capacitance
+factorization dominate there).
 ``solver_`` reads ``native:ipm-pcg+working-set``.
 
 Not covered: very wide blocks. The blocks are dense ``m d~`` squares, so for image-sized
