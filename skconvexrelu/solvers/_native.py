@@ -599,7 +599,8 @@ def _solve_ipm(
                     else WorkingSetOperator(program, *working_set, np.float64)
                 )
                 M1, M2 = (opk.M1f if not opk.M1.all() else 1.0), opk.M2f
-                Gs1, Gs2, F = apply64(U)
+                # the outputs F do not change: only the slacks of the grown set
+                Gs1, Gs2 = (a.astype(np.float64, copy=False) for a in opk.apply(U)[:2])
                 zs = max(float(np.max(np.abs(Gs1), initial=0.0)), 1e-300)
                 floor_s = GROW_SLACK * zs
                 s1, l1 = _extend_pairs(s1, l1, Gs1, r1, M1, mu, floor_s)
