@@ -369,7 +369,9 @@ def _solve_ipm(
 
     # op: the loss on every sample; opk: the cone constraints (of the working set)
     op = Operator(program)
-    opk = op if working_set is None else WorkingSetOperator(program, *working_set)
+    # the certificate is computed in float64 whatever the working precision
+    opc = op if dtype == np.float64 else Operator(program, np.float64)
+    opk, opkc = (op, opc) if working_set is None else _ws_operators(program, working_set)
 
     def outputs(V):
         return op.F(op.g(op.Z(V)))
@@ -380,18 +382,6 @@ def _solve_ipm(
             return tuple(a.astype(np.float64, copy=False) for a in op.apply(V))
         t1_, t2_, _ = opk.apply(V)
         return tuple(a.astype(np.float64, copy=False) for a in (t1_, t2_, outputs(V)))
-
-    # the certificate is computed in float64 whatever the working precision
-    opc = op if dtype == np.float64 else Operator(program, np.float64)
-    opkc = (
-        opc
-        if opk is op
-        else (
-            opk
-            if dtype == np.float64
-            else WorkingSetOperator(program, *working_set, np.float64)
-        )
-    )
 
     def adjoint_c(y1, y2, r):
         """``G^T (y1, y2) + J^T r`` in float64 (certificate and KKT residual)."""
@@ -405,8 +395,7 @@ def _solve_ipm(
     beta = float(beta)
     o = op.o
     N = opk.n_cone_rows + 1.0
-    # the mask of first-layer constraints is all ones unless X~ has zero rows: then skip it
-    M1, M2 = (opk.M1f if not opk.M1.all() else 1.0), opk.M2f
+    M1, M2 = _row_masks(opk)
     # on a working set, the squared loss's Hessian is applied through its Gram matrix
     gram = None
     if opk is not op and lm.kind == "squared":
@@ -592,13 +581,8 @@ def _solve_ipm(
                 n_grown += 1
                 r1, r2 = working_set[0].shape[0], working_set[1].shape[0]
                 working_set = grown
-                opk = WorkingSetOperator(program, *working_set)
-                opkc = (
-                    opk
-                    if dtype == np.float64
-                    else WorkingSetOperator(program, *working_set, np.float64)
-                )
-                M1, M2 = (opk.M1f if not opk.M1.all() else 1.0), opk.M2f
+                opk, opkc = _ws_operators(program, working_set)
+                M1, M2 = _row_masks(opk)
                 # the outputs F do not change: only the slacks of the grown set
                 Gs1, Gs2 = (a.astype(np.float64, copy=False) for a in opk.apply(U)[:2])
                 zs = max(float(np.max(np.abs(Gs1), initial=0.0)), 1e-300)
@@ -968,6 +952,21 @@ def _solve_ipm(
     return res
 
 
+def _ws_operators(program, working_set):
+    """The working set's constraint operator in the program's precision and its float64
+    twin (the certificate's; the same object for float64 programs)."""
+    opk = WorkingSetOperator(program, *working_set)
+    if opk.dtype == np.float64:
+        return opk, opk
+    return opk, WorkingSetOperator(program, *working_set, np.float64)
+
+
+def _row_masks(opk):
+    """Masks of the kept first- and second-layer constraint rows; the first-layer one is
+    1.0 when every row is kept (all ones unless X~ has zero rows or a working set pads)."""
+    return (opk.M1f if not opk.M1.all() else 1.0), opk.M2f
+
+
 def _extend_pairs(s, lam, Gs, r_old, M, mu, floor):
     """Slacks and multipliers of the rows that joined the working set (after row
     ``r_old``): slacks of at least ``floor`` (a violated row's slack mirrors its
@@ -1063,10 +1062,9 @@ def solve_native(
     gram = None
     if loss.name == "squared":
         gram = LossGram(Operator(program), np.asarray(w, dtype=np.float64))
-    loose = max(float(tol), WS_ROUND_TOL)  # only the last round needs the full accuracy
+    round_tol = max(float(tol), WS_ROUND_TOL)  # only the last round needs the full accuracy
     grow = GROW_IN_RUN and n <= (GROW_MAX_N_HINGE if loss.name == "hinge" else GROW_MAX_N)
-    if grow:
-        loose = float(tol)
+    loose = float(tol) if grow else round_tol  # a growing run is meant to be the last
     for round_ in range(MAX_ROUNDS):
         left = (
             None if max_time is None else max(0.0, max_time - (time.perf_counter() - t_start))
@@ -1110,7 +1108,7 @@ def solve_native(
             # the rows that joined during the run kept a residual (the Newton systems broke
             # down first): go on by rounds, which restart the barrier with room for every
             # slack
-            grow, loose, ws = False, max(float(tol), WS_ROUND_TOL), grown
+            grow, loose, ws = False, round_tol, grown
             continue
         if n_new == 0:
             if loose <= tol:
