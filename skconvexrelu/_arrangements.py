@@ -108,7 +108,9 @@ def drop_useless(conf):
     return conf.subset(keep)
 
 
-def sample_configurations(Xt, width, n_arrangements, random_state=None, max_draws=None):
+def sample_configurations(
+    Xt, width, n_arrangements, random_state=None, max_draws=None, return_networks=False
+):
     """Sample configurations from random networks (joint sampling).
 
     Each draw is a random sub-network ``U1 ~ N(0, I)`` of shape ``(d~, width)`` and
@@ -125,10 +127,18 @@ def sample_configurations(Xt, width, n_arrangements, random_state=None, max_draw
     width : int
     n_arrangements : int
     random_state : int, RandomState instance or None
+    max_draws : int or None
+    return_networks : bool, default=False
+        Also return the sampled networks of the kept configurations.
 
     Returns
     -------
     Configurations
+    W1 : ndarray of shape (P, d~, width), only with ``return_networks``
+        The first-layer weights of the network behind each configuration: column ``j``
+        of ``W1[p]`` is a point inside the cone of neuron ``j`` of configuration ``p``.
+    w2 : ndarray of shape (P, width), only with ``return_networks``
+        Their second-layer weights (``sign(w2) = signs``).
 
     Examples
     --------
@@ -142,14 +152,27 @@ def sample_configurations(Xt, width, n_arrangements, random_state=None, max_draw
     rng = check_random_state(random_state)
     d = Xt.shape[1]
     max_draws = 10 * n_arrangements if max_draws is None else max_draws
-    result, drawn = None, 0
+    parts, nets, seen, drawn = [], [], set(), 0
     while drawn < max_draws:
         batch = min(max(n_arrangements, 1), max_draws - drawn)
         W1 = rng.standard_normal((batch, d, width))
         w2 = rng.standard_normal((batch, width))
         drawn += batch
-        new = drop_useless(configurations_from_networks(Xt, W1, w2))
-        result = new if result is None else result.concat(new)
-        if result.n_configurations >= n_arrangements:
-            return result.subset(np.arange(n_arrangements))
-    return result
+        new = configurations_from_networks(Xt, W1, w2)
+        # keep the draws whose second ReLU is active somewhere and that are new
+        keep, active = [], new.D2.any(axis=0)
+        for p, key in enumerate(new.keys()):
+            if active[p] and key not in seen:
+                seen.add(key)
+                keep.append(p)
+        parts.append(new.subset(keep))
+        nets.append((W1[keep], w2[keep]))
+        if len(seen) >= n_arrangements:
+            break
+    result = Configurations.stack(parts).subset(np.arange(min(len(seen), n_arrangements)))
+    if not return_networks:
+        return result
+    P = result.n_configurations
+    W1 = np.concatenate([a for a, _ in nets])[:P]
+    w2 = np.concatenate([b for _, b in nets])[:P]
+    return result, W1, w2

@@ -57,3 +57,20 @@ def test_auto_choice_table_runs(monkeypatch, capsys):
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert cells[:5] == ["balloons", "16", "2", "cross_entropy", "0.01"]
     assert cells[6] == "optimal" and abs(float(cells[9])) < 1e-4
+
+
+def test_wide_cones_report(monkeypatch, capsys):
+    if not (BENCH / "bench_wide_cones.py").exists():  # pragma: no cover
+        pytest.skip("benchmarks/ not shipped with this copy")
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_wide_cones
+
+    out = bench_wide_cones.main(["--n", "300", "--d", "10", "--max-time", "2"])
+    assert "rebuilt network" in capsys.readouterr().out
+    # the rescaled sampled networks are a feasible point, no worse than the constant model
+    assert out["rescaling_violation"] <= 0.0
+    assert out["rescaling"] <= out["mean_model"] + 1e-9
+    # dropping the second-layer rows and freeing each neuron's scale can only help
+    assert out["relaxation"] <= out["rescaling"] + 1e-9
+    assert 0.0 < out["needle"][0] <= out["needle"][1]
+    assert 0.0 <= out["wrong_signs"] <= 1.0 and np.isfinite(out["network"])

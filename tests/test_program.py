@@ -45,6 +45,19 @@ def test_sampling_returns_what_the_data_admit():
     assert len(set(conf.keys())) == conf.n_configurations
 
 
+@pytest.mark.parametrize("n, P", [(40, 8), (2, 50)])
+def test_sampling_can_return_the_networks_behind_the_configurations(n, P):
+    # the kept draws, in order: they rebuild the same configurations (also when
+    # duplicates and inactive draws were skipped), and the result does not change
+    Xt = _data(n=n, d=1 if n == 2 else 3)
+    plain = sample_configurations(Xt, 3, P, random_state=4)
+    conf, W1, w2 = sample_configurations(Xt, 3, P, random_state=4, return_networks=True)
+    assert conf.keys() == plain.keys()
+    assert W1.shape == (conf.n_configurations, Xt.shape[1], 3)
+    assert w2.shape == (conf.n_configurations, 3)
+    assert configurations_from_networks(Xt, W1, w2).keys() == conf.keys()
+
+
 def test_concat_skips_known_configurations():
     Xt = _data()
     a = sample_configurations(Xt, 3, 5, random_state=0)
