@@ -241,10 +241,12 @@ WARM_SLACK = 0.05
 GROW_IN_RUN = True
 GROW_MAX_N = 6000
 #: the hinge loss's Newton systems break down late on large programs (see the benchmarks
-#: README); with growth inside the run at 4,000 rows the breakdown came before the rows
-#: that joined had lost their residual (no feasible iterate), with rounds it did not
-#: (2,000 rows: growth "stalled" at a gap of 1.8e-5 after 44 iterations, rounds after 119)
-GROW_MAX_N_HINGE = 2000
+#: README); before the preconditioner's coarse space (DEFLATE_AFTER_CG) that happened
+#: with growth inside the run from 2,000 rows on. With it (seconds, rounds -> growth):
+#: 3,000 rows optimal in 23.3 s, 4,000 91.6 "stalled" at 3.3e-6 -> 31.5 optimal; at
+#: 6,000 growth still breaks down (162 s, "stalled" far from the optimum, against 125 s
+#: and 4.5e-6 by rounds)
+GROW_MAX_N_HINGE = 4000
 GROW_EVERY = 2
 GROW_SLACK = 1e-3
 GROW_FRACTION = 0.25
