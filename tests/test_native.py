@@ -711,3 +711,31 @@ def test_softmax_intercept_block_keeps_its_null_direction():
         est.fit(X, y)
     assert est.solver_status_ == "optimal"
     assert est.stop_criterion_ <= est.tol
+
+
+@pytest.mark.parametrize("beta", [0.5, 1.0])
+def test_zero_network_is_returned_when_the_dual_bound_certifies_it(beta):
+    """Above the smallest beta whose optimum is zero, but below the estimators' shortcut
+    (which bounds it without the cone multipliers), the iterates go to zero with a cone
+    violation that stays at a fixed fraction of max |X~ u|: iris, 3 classes, beta = 1
+    ended "stalled" (gap 2e-7, relative violation 3e-2). The zero network is feasible,
+    and the dual bound certifies it."""
+    import warnings
+
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    from skconvexrelu import ConvexThreeLayerClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    est = ConvexThreeLayerClassifier(
+        beta=beta, width=3, n_arrangements=10, solver="ipm", random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X, y)
+    assert est.solver_status_ == "optimal" and est.n_iter_ > 0  # not the shortcut
+    assert est.n_subnetworks_ == 0
+    assert est.objective_ == pytest.approx(np.log(3.0), rel=1e-9)
+    assert est.stop_criterion_ <= est.tol

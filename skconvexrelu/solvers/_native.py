@@ -157,6 +157,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .._losses import constant_model
 from ._allocator import tune_allocator
 from ._base import SolveResult
 from ._native_linalg import _cg, _improve_dual, _max_step
@@ -586,6 +587,13 @@ def _solve_ipm(
 
     mu = complementarity()
     mu_floor = 1e-14 * mu
+    # the zero network is always feasible: where the dual bound certifies it (beta at or
+    # above the smallest beta whose optimum is zero, which the estimators' shortcut only
+    # bounds from above), it is returned, since the iterates' cone violation relative to
+    # max |X~ u| does not shrink as they go to zero (iris, 3 classes, cross-entropy at
+    # beta = 1: "stalled" with a gap of 2e-7 and a relative violation of 3e-2)
+    zero_b = constant_model(lm.loss, Y, w, fit_intercept)[0]
+    zero_obj = float(lm.loss.value(np.broadcast_to(zero_b, Y.shape), Y, w))
     mu_min = mu
     n_grown = 0
     for it in range(max_iter + 1):
@@ -642,6 +650,11 @@ def _solve_ipm(
         bar.set_postfix(
             obj=f"{pobj:.6g}", gap=f"{gap:.2e}", viol=f"{viol:.1e}", mu=f"{mu:.1e}"
         )
+        zero_gap = (zero_obj - best_dual[0]) / max(abs(zero_obj), 1e-12)
+        if crit > tol_eff and zero_gap <= tol_eff:
+            duals = (s1.copy(), s2.copy(), l1.copy(), l2.copy())
+            best = (np.zeros_like(U), np.array(zero_b, dtype=float), zero_obj, zero_gap, duals)
+            crit = zero_gap
         if crit <= tol_eff:
             status = "optimal"
             break
