@@ -417,6 +417,22 @@ def test_coarse_space_is_exact_along_the_radial_directions(monkeypatch, mode):
     assert radial_error(prec) < 1e-3 * plain
 
 
+def test_coarse_space_stays_within_its_memory_cap(monkeypatch):
+    import skconvexrelu.solvers._native_ops as ops
+
+    program, *_ = small_problem("hinge", n=40, P=3)
+    op = ops.Operator(program)
+    rng = np.random.default_rng(0)
+    U, c1, c2, ht, hr = _spread_newton_terms(op, rng)
+    Dd = np.ones((program.n_samples, 1))
+    prec = ops.Preconditioner(op, c1, c2, Dd, ht, hr, U, center=True)
+    r = 2 * U.shape[0] * U.shape[2] * U.shape[4]  # every sign pair's sum and difference
+    monkeypatch.setattr(ops, "DEFLATE_MAX_ENTRIES", r * U.size - 1)
+    assert not prec.deflate(U) and prec.coarse is None
+    monkeypatch.setattr(ops, "DEFLATE_MAX_ENTRIES", r * U.size)
+    assert prec.deflate(U) and prec.coarse[0].shape == (r, U.size)
+
+
 def test_coarse_space_cuts_the_late_hinge_solves(monkeypatch):
     # the same program with the coarse space at every iteration and never: the same
     # optimum, half the conjugate-gradient steps (measured 191 against 379)

@@ -57,6 +57,10 @@ def capacitance_costs(n, P, md, constant=False, coupled=1):
 
 #: "auto", "samples" or "variables": where the preconditioner's capacitance matrix lives
 CAPACITANCE = "auto"
+#: the coarse space (:meth:`Preconditioner.deflate`) keeps a few dense arrays of
+#: (coarse directions) x (variables) entries; it is left out beyond this many (80 MB each;
+#: 20 configurations, width 10, 11 features: 1.8 million)
+DEFLATE_MAX_ENTRIES = 10_000_000
 
 
 class Operator:
@@ -790,7 +794,8 @@ class Preconditioner:
         the blocks and the loss term of this preconditioner, and :meth:`__call__` then
         applies the balancing preconditioner
         ``(I - Q H) M (I - H Q) + Q`` with ``Q = V E^+ V^T``.
-        Returns False (nothing done) for the softmax's coupled capacitances.
+        Returns False (nothing done) for the softmax's coupled capacitances and beyond
+        :data:`DEFLATE_MAX_ENTRIES`.
         """
         if self.mode not in ("samples", "variables"):
             return False
@@ -806,7 +811,7 @@ class Preconditioner:
         k_, c_, j_ = np.nonzero(both)
         lk, ls, lc, lj = np.nonzero(live & ~both[:, None])
         npair, r = len(k_), 2 * len(k_) + len(lk)
-        if r == 0:
+        if r == 0 or r * U.size > DEFLATE_MAX_ENTRIES:
             return False
         # V (r x N, sparse) in the blocks' layout (o, 2, P, m, d): the sums of the pairs,
         # their differences, then the lone columns
