@@ -24,6 +24,12 @@ from .solvers import SolverError, cvxpy_sized, get_solver, resolve_solver
 #: dropping round-off columns may cost this fraction of the fit's ``tol`` (relative)
 DROP_FRACTION = 0.1
 
+#: an early-stopped first-order fit on at least this many samples per input dimension gets
+#: the narrow-cones advice (at 60,000 x 785, about 76 per dimension, the sampled cones are
+#: 1e-4 radians wide and the program's optimum is near the rescaled sampled networks:
+#: ``benchmarks/bench_wide_cones.py``; at 300 x 11 they are 4e-3 wide)
+WIDE_CONES_RATIO = 20
+
 #: ``solver="auto"`` solves again with cvxpy when the native solver stalled above this
 #: stopping criterion on a program small enough for cvxpy (unscaled inputs can leave its
 #: Newton systems beyond double precision: unscaled iris, cross-entropy, 0.95)
@@ -75,12 +81,20 @@ def _finish(program, U, intercept, loss, Y, w, beta, fit_intercept, solver, tol)
     net_objective = network_objective(coefs, intercepts, Xin, Y, w, loss, beta)
     check_fit_result(coefs, intercepts, objective, solver=solver)
     if not abs(net_objective - objective) <= 1e-6 * max(abs(objective), 1e-12):
+        advice = "Increase max_iter or tighten tol, or standardize the features."
+        n, d = program.Xt.shape
+        if str(solver).startswith("native:al-fista") and n >= WIDE_CONES_RATIO * d:
+            advice = (
+                f"With {n} samples in {d} dimensions the sampled cones are narrow: the "
+                "program's own optimum can be much worse than this network (see the "
+                "user guide on solvers); seed the configurations from a trained network "
+                "(arrangements='nonconvex') rather than solving longer."
+            )
         warnings.warn(
             f"The solution of {solver} violates the cone constraints by "
             f"{program.cone_violation(U):.3g}, so the rebuilt network's objective "
             f"({net_objective:.6g}) differs from the convex objective ({objective:.6g}); "
-            "objective_ is the network's. Increase max_iter or tighten tol, or "
-            "standardize the features.",
+            f"objective_ is the network's. {advice}",
             ConvergenceWarning,
             stacklevel=4,
         )

@@ -202,3 +202,22 @@ def test_default_max_iter_sees_the_device(monkeypatch):
         res = solve_first_order(program, loss, Y, w, beta, device="cpu")
     assert seen == [torch.device("cpu")]
     assert res.n_iter == 5
+
+
+@pytest.mark.parametrize("n, advice", [(300, "narrow"), (40, "Increase max_iter")])
+def test_early_stop_advice_follows_the_samples_per_dimension(n, advice):
+    # an early-stopped first-order fit leaves the cones; with many samples per input
+    # dimension solving longer is the wrong advice (bench_wide_cones.py), so the warning
+    # points to seeded configurations instead
+    from skconvexrelu import ConvexThreeLayerRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, 3))
+    y = np.maximum(X @ np.array([1.0, -2.0, 0.5]), 0.0) + 0.1 * rng.standard_normal(n)
+    est = ConvexThreeLayerRegressor(
+        width=3, n_arrangements=4, solver="al-fista", max_iter=30, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="differs from the convex objective") as rec:
+        est.fit(X, y)
+    messages = " ".join(str(r.message) for r in rec)
+    assert advice in messages
