@@ -135,19 +135,22 @@ float64, ``1e-6`` in float32) and the smaller of the two is at most ``tol``:
 
 ``stop_criterion`` is ``max(min(gap, KKT residual), violation / feas_tol * tol)`` at the
 returned point, which is the best iterate by that criterion (its objective is computed at
-that point). In float32 the products with the data run in float32 (the slacks and
-multipliers are kept in float64 and the certificate is evaluated in float64) and the
-tolerance is floored at ``1e-3``; if the criterion stops improving once the barrier
-parameter is negligible (for 6 iterations once the complementarity is below 1% of
-``tol``, when Newton systems are at their worst conditioning), the solver stops
-(``status="stalled"``) with a ConvergenceWarning; so it does after ``CG_FAIL_PATIENCE``
-iterations in a row without a better iterate in each of which a Newton solve ran
-conjugate gradients to their cap (systems too ill-conditioned for double precision). If
-the barrier parameter grows by four orders of magnitude (near-singular Newton systems
-giving wrong directions, as on tiny uncentered data where a sub-network's bias
-duplicates the output intercept) or a factorization fails, it stops with
-``status="numerical_error"`` and returns its best iterate; ``solver="auto"`` then solves
-the program with cvxpy instead.
+that point). The zero network (always feasible, with the best constant intercept) is
+returned instead, with ``status="optimal"``, as soon as the best lower bound certifies it
+to ``tol``: near the smallest ``beta`` whose optimum is zero the iterates shrink towards
+zero while their violation relative to ``max |X~ u|`` does not. In float32 the products
+with the data run in float32 (the slacks and multipliers are kept in float64 and the
+certificate is evaluated in float64) and the tolerance is floored at ``1e-3``; if the
+criterion stops improving once the barrier parameter is negligible (for 6 iterations once
+the complementarity is below 1% of ``tol``, when Newton systems are at their worst
+conditioning), the solver stops (``status="stalled"``) with a ConvergenceWarning; so it
+does after ``CG_FAIL_PATIENCE`` iterations in a row without a better iterate in each of
+which a Newton solve ran conjugate gradients to their cap (systems too ill-conditioned
+for double precision). If the barrier parameter grows by four orders of magnitude
+(near-singular Newton systems giving wrong directions, as on tiny uncentered data where a
+sub-network's bias duplicates the output intercept) or a factorization fails, it stops
+with ``status="numerical_error"`` and returns its best iterate; ``solver="auto"`` then
+solves the program with cvxpy instead.
 """
 
 import os
