@@ -294,16 +294,22 @@ def _preconditioner_error(op, prec, terms, loss_term, rng):
     return max(errors)
 
 
+def _small_hinge_operator(monkeypatch, mode=None):
+    """``(ops module, program, operator, rng)`` of a small hinge program, with the
+    preconditioner's capacitance forced into ``mode`` when given."""
+    import skconvexrelu.solvers._native_ops as ops
+
+    if mode is not None:
+        monkeypatch.setattr(ops, "CAPACITANCE", mode)
+    program, *_ = small_problem("hinge", n=40, P=3)
+    return ops, program, ops.Operator(program), np.random.default_rng(0)
+
+
 @pytest.mark.parametrize("mode", ["samples", "variables"])
 def test_preconditioner_is_the_inverse_with_spread_loss_curvature(monkeypatch, mode):
     # late hinge iterations: loss curvatures spread over 16 orders of magnitude, with the
     # intercept eliminated; the preconditioner must still invert the Newton matrix
-    import skconvexrelu.solvers._native_ops as ops
-
-    monkeypatch.setattr(ops, "CAPACITANCE", mode)
-    program, *_ = small_problem("hinge", n=40, P=3)
-    op = ops.Operator(program)
-    rng = np.random.default_rng(0)
+    ops, program, op, rng = _small_hinge_operator(monkeypatch, mode)
     terms = U, c1, c2, ht, hr = _spread_newton_terms(op, rng)
     # without a cache, then twice with one (its kept rows reweighted by a new curvature)
     cache = {"constant": False}
@@ -367,12 +373,7 @@ def test_coarse_space_is_exact_along_the_radial_directions(monkeypatch, mode):
     # n mu / ||u||^2 (rows s = X~u, lambda = mu / s), the group norm's radial curvature is
     # tiny, the sign pairs are nearly parallel; the Woodbury inverse is then off along
     # these directions, and the coarse space (the exact Newton matrix on them) repairs it
-    import skconvexrelu.solvers._native_ops as ops
-
-    monkeypatch.setattr(ops, "CAPACITANCE", mode)
-    program, *_ = small_problem("hinge", n=40, P=3)
-    op = ops.Operator(program)
-    rng = np.random.default_rng(0)
+    ops, program, op, rng = _small_hinge_operator(monkeypatch, mode)
     U = rng.standard_normal(program.shape)
     U[:, 1] = U[:, 0] + 1e-3 * rng.standard_normal(U[:, 0].shape)
     Z, g = op.cons(U)
@@ -418,11 +419,7 @@ def test_coarse_space_is_exact_along_the_radial_directions(monkeypatch, mode):
 
 
 def test_coarse_space_stays_within_its_memory_cap(monkeypatch):
-    import skconvexrelu.solvers._native_ops as ops
-
-    program, *_ = small_problem("hinge", n=40, P=3)
-    op = ops.Operator(program)
-    rng = np.random.default_rng(0)
+    ops, program, op, rng = _small_hinge_operator(monkeypatch)
     U, c1, c2, ht, hr = _spread_newton_terms(op, rng)
     Dd = np.ones((program.n_samples, 1))
     prec = ops.Preconditioner(op, c1, c2, Dd, ht, hr, U, center=True)
