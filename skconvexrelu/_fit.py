@@ -19,7 +19,13 @@ from ._program import ConvexProgram
 from ._reconstruction import drop_round_off, network_objective, reconstruct_network
 from ._seeding import blocks_from_network, train_seed_network
 from ._validation import check_fit_result
-from .solvers import SolverError, cvxpy_sized, get_solver, resolve_solver
+from .solvers import (
+    SolverError,
+    cvxpy_sized,
+    get_solver,
+    program_size,
+    resolve_solver,
+)
 
 #: dropping round-off columns may cost this fraction of the fit's ``tol`` (relative)
 DROP_FRACTION = 0.1
@@ -29,6 +35,14 @@ DROP_FRACTION = 0.1
 #: 1e-4 radians wide and the program's optimum is near the rescaled sampled networks:
 #: ``benchmarks/bench_wide_cones.py``; at 300 x 11 they are 4e-3 wide)
 WIDE_CONES_RATIO = 20
+
+#: ``solver="auto"`` solves with cvxpy after a numerical failure of the native solver only
+#: up to this size (``solvers.program_size``, samples x variables;
+#: Clarabel needs 10 to 23 minutes at 7e6, n = 1,600 of the benchmarks' teacher data);
+#: beyond it the fit raises ``SolverError`` (cross-entropy at 16,000 samples of that data
+#: ends "numerical_error" after 7 to 13 minutes, and Clarabel would then take hours)
+AUTO_FALLBACK_MAX_SIZE = 10_000_000
+
 
 #: ``solver="auto"`` solves again with cvxpy when the native solver stalled above this
 #: stopping criterion on a program small enough for cvxpy (unscaled inputs can leave its
@@ -214,6 +228,14 @@ def fit_convex_program(
                 failure = f"stalled at stopping criterion {result.stop_criterion:.2g}"
             else:
                 return result
+        size = program_size(program)
+        if size > AUTO_FALLBACK_MAX_SIZE:
+            raise SolverError(
+                f"The native solver failed numerically ({failure}) on a program too large "
+                f"for the cvxpy fallback ({size:.3g} samples x variables, more "
+                f"than {AUTO_FALLBACK_MAX_SIZE:.3g}). Standardize the features "
+                "(StandardScaler), use a larger beta or another loss, or fit a subsample."
+            )
         warnings.warn(
             f"The native solver failed numerically ({failure}); solving with cvxpy.",
             ConvergenceWarning,

@@ -190,6 +190,24 @@ def test_auto_falls_back_to_cvxpy_when_the_native_solver_fails(monkeypatch):
         ConvexThreeLayerRegressor(solver="native", **SMALL).fit(X, y)
 
 
+def test_auto_does_not_fall_back_to_cvxpy_on_programs_too_large_for_it(monkeypatch):
+    # beyond AUTO_FALLBACK_MAX_SIZE a numerical failure of the native solver raises
+    # instead of starting a cvxpy solve of hours (cross-entropy, 16,000 samples)
+    import skconvexrelu._fit as fit
+    import skconvexrelu.solvers as solvers
+    from skconvexrelu.solvers import SolverError
+
+    def broken(*args, **kwargs):
+        raise np.linalg.LinAlgError("Matrix is not positive definite")
+
+    monkeypatch.setattr(solvers, "AUTO_NATIVE_SIZE", 0)
+    monkeypatch.setattr(solvers, "_load_native", lambda: broken)
+    monkeypatch.setattr(fit, "AUTO_FALLBACK_MAX_SIZE", 0)
+    X, y = _regression(n=30)
+    with pytest.raises(SolverError, match="too large for the cvxpy fallback"):
+        ConvexThreeLayerRegressor(**SMALL).fit(X, y)
+
+
 def test_auto_falls_back_to_cvxpy_when_the_native_solver_stalls_far_from_tol(monkeypatch):
     """Cross-entropy goes to the native solver at every size; where it stalls far from
     tol on a program cvxpy can take, "auto" solves with cvxpy (a stall near tol stays)."""

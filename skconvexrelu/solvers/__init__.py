@@ -72,10 +72,15 @@ def ipm_is_affordable(program):
     return ipm_iteration_flops(program) <= IPM_MAX_FLOPS
 
 
+def program_size(program):
+    """Samples x variables (``2 o P m d~``): the size measure of :func:`cvxpy_sized`."""
+    n_var = 2 * program.n_outputs * program.conf.n_configurations * program.conf.width
+    return program.n_samples * n_var * program.n_features
+
+
 def cvxpy_sized(program):
     """Whether ``program`` has at most :data:`AUTO_NATIVE_SIZE` samples x variables."""
-    n_var = 2 * program.n_outputs * program.conf.n_configurations * program.conf.width
-    return program.n_samples * n_var * program.n_features <= AUTO_NATIVE_SIZE
+    return program_size(program) <= AUTO_NATIVE_SIZE
 
 
 def resolve_solver(solver, program, device=None, loss=None):
@@ -125,6 +130,7 @@ __all__ = [
     "get_solver",
     "ipm_is_affordable",
     "mosek_license_available",
+    "program_size",
     "resolve_solver",
     "solve_cvxpy",
 ]
