@@ -489,6 +489,21 @@ def test_working_set_grows_inside_one_run(monkeypatch, loss):
     assert objective == pytest.approx(iters[False][2], rel=1e-6)
 
 
+@pytest.mark.parametrize("loss, grows", [("squared", False), ("cross_entropy", True)])
+def test_growth_size_cap_depends_on_the_loss(monkeypatch, loss, grows):
+    # beyond GROW_MAX_N the squared loss goes by rounds; the cross-entropy grows in the
+    # run at every size (by rounds it broke down at 16,000 samples)
+    import skconvexrelu.solvers._native as native
+
+    monkeypatch.setattr(native, "WS_FIRST_ROWS", 1)
+    monkeypatch.setattr(native, "WS_SECOND_ROWS", 1)
+    monkeypatch.setattr(native, "GROW_MAX_N", 10)
+    program, loss_, Y, w, beta = small_problem(loss, n=300, P=6, width=5)
+    res = solve_native(program, loss_, Y, w, beta, working_set=True)
+    _check_solution(program, loss_, Y, w, beta, res)
+    assert (res.n_rounds == 1) == grows
+
+
 def test_a_run_left_infeasible_by_its_growth_goes_on_by_rounds(monkeypatch):
     """When the Newton systems break down before the rows that joined during the run
     have lost their residual (hinge loss, 4,000 samples), no iterate is feasible: the
