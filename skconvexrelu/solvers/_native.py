@@ -81,7 +81,9 @@ alternate:
    ``WS_ADD_SECOND * m d~`` per round);
 3. stop when none is violated beyond ``feas_tol``, after a last round at ``tol``.
 
-Up to ``GROW_MAX_N`` samples the set grows inside the interior-point run instead: every
+Up to ``GROW_MAX_N`` samples for the squared loss (``GROW_MAX_N_HINGE`` for the hinge,
+at every size for the cross-entropy: ``GROW_MAX_N_CROSS_ENTROPY``) the set grows inside
+the interior-point run instead: every
 ``GROW_EVERY`` iterations the constraints that the current iterate violates join (with
 the nearly active ones, a quarter of a round's quota), their slacks mirroring their
 violation (at least ``GROW_SLACK max |X~ u|``) and their multipliers on the central path
