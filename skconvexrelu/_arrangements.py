@@ -97,15 +97,21 @@ def configurations_from_networks(Xt, W1, w2):
     return Configurations(D1, signs, D2)
 
 
-def drop_useless(conf):
-    """Drop duplicated configurations and those whose second ReLU is never active."""
-    keep, seen = [], set()
+def _useful_indices(conf, seen):
+    """Indices of the configurations whose second ReLU is active somewhere and whose key
+    is not in ``seen`` (first occurrences; ``seen`` gains their keys)."""
+    keep = []
     active = conf.D2.any(axis=0)
     for p, key in enumerate(conf.keys()):
         if active[p] and key not in seen:
             seen.add(key)
             keep.append(p)
-    return conf.subset(keep)
+    return keep
+
+
+def drop_useless(conf):
+    """Drop duplicated configurations and those whose second ReLU is never active."""
+    return conf.subset(_useful_indices(conf, set()))
 
 
 def sample_configurations(
@@ -159,12 +165,7 @@ def sample_configurations(
         w2 = rng.standard_normal((batch, width))
         drawn += batch
         new = configurations_from_networks(Xt, W1, w2)
-        # keep the draws whose second ReLU is active somewhere and that are new
-        keep, active = [], new.D2.any(axis=0)
-        for p, key in enumerate(new.keys()):
-            if active[p] and key not in seen:
-                seen.add(key)
-                keep.append(p)
+        keep = _useful_indices(new, seen)
         parts.append(new.subset(keep))
         nets.append((W1[keep], w2[keep]))
         if len(seen) >= n_arrangements:

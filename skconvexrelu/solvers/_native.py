@@ -852,8 +852,8 @@ def _solve_ipm(
         if deflating:
             try:
                 prec.deflate(U)
-            except np.linalg.LinAlgError:  # the plain preconditioner then
-                prec.coarse = None
+            except np.linalg.LinAlgError:  # coarse stays None: the plain preconditioner
+                pass
         cg_start = total_cg
         if (
             PREC_LOSS_PRODUCTS
