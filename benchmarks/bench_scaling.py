@@ -6,7 +6,9 @@ so that its peak resident memory (``ru_maxrss``) is its own.
 
 - Teacher data as in ``bench_native_vs_cvxpy.py`` (``d = 10``, ``width = 10``,
   ``n_arrangements = 20``, ``beta = 0.01 / n``), n doubling from 1,000 to 64,000:
-  ``solver="native"`` picks the interior-point method there.
+  ``solver="native"`` picks the interior-point method there. ``--loss hinge`` or
+  ``--loss cross_entropy``: ``ConvexThreeLayerClassifier`` with that loss on the same
+  data, labels split at the median (as in ``bench_native_vs_cvxpy.py``).
 - ``--fashion``: synthetic data of the Fashion-MNIST shape (``n = 60,000``, ``d = 784``,
   ``width = 5``, ``n_arrangements = 20``, targets from a random teacher network of the
   same input size, ``beta = 1e-3``, the estimators' default): ``solver="native"`` picks
@@ -16,6 +18,7 @@ Examples
 --------
     python benchmarks/bench_scaling.py                     # 1k ... 64k
     python benchmarks/bench_scaling.py --n 1000 4000 16000
+    python benchmarks/bench_scaling.py --loss cross_entropy    # the classifier's default
     python benchmarks/bench_scaling.py --fashion
     python benchmarks/bench_scaling.py --fashion --float32
 """
@@ -37,19 +40,25 @@ def _data(n, d, seed=0):
     return X, y
 
 
-def _one(n, d, width, P, beta, tol, max_time, float32):
+def _one(n, d, width, P, beta, tol, max_time, float32, loss="squared"):
     import resource
     import time
     import warnings
 
     import numpy as np
 
-    from skconvexrelu import ConvexThreeLayerRegressor
+    from skconvexrelu import ConvexThreeLayerClassifier, ConvexThreeLayerRegressor
 
     X, y = _data(n, d)
     if float32:
         X = X.astype(np.float32)
-    est = ConvexThreeLayerRegressor(
+    if loss == "squared":
+        est, extra = ConvexThreeLayerRegressor, {}
+    else:
+        est, extra = ConvexThreeLayerClassifier, {"loss": loss}
+        y = (y > np.median(y)).astype(int)
+    est = est(
+        **extra,
         beta=beta,
         width=width,
         n_arrangements=P,
@@ -90,13 +99,19 @@ def main(argv=None):
         help="n=60000, d=784, width=5, P=20, beta=1e-3 (synthetic Fashion-MNIST shape)",
     )
     parser.add_argument("--float32", action="store_true", help="float32 input")
-    parser.add_argument("--_one", nargs=8, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--loss",
+        choices=["squared", "hinge", "cross_entropy"],
+        default="squared",
+        help="squared: the regressor; hinge, cross_entropy: the classifier",
+    )
+    parser.add_argument("--_one", nargs=9, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._one:
         n, d, width, P = (int(v) for v in args._one[:4])
         beta, tol = float(args._one[4]), float(args._one[5])
         max_time = None if args._one[6] == "None" else float(args._one[6])
-        _one(n, d, width, P, beta, tol, max_time, args._one[7] == "True")
+        _one(n, d, width, P, beta, tol, max_time, args._one[7] == "True", args._one[8])
         return
     if args.fashion:
         runs = [(60000, 784, 5, 20, 1e-3)]
@@ -108,7 +123,7 @@ def main(argv=None):
     )
     for n, d, width, P, beta in runs:
         cmd = [sys.executable, __file__, "--_one", str(n), str(d), str(width), str(P)]
-        cmd += [str(beta), str(args.tol), str(args.max_time), str(args.float32)]
+        cmd += [str(beta), str(args.tol), str(args.max_time), str(args.float32), args.loss]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if not lines:

@@ -767,3 +767,88 @@ def test_zero_network_is_returned_when_the_dual_bound_certifies_it(beta):
     assert est.n_subnetworks_ == 0
     assert est.objective_ == pytest.approx(np.log(3.0), rel=1e-9)
     assert est.stop_criterion_ <= est.tol
+
+
+def _pilot_setup(monkeypatch, pilot):
+    import skconvexrelu.solvers._native as native
+
+    # a small program with working sets everywhere (the pilot's too) and small first sets,
+    # so that many rows join during the run without a pilot
+    monkeypatch.setattr(native, "WORKING_SET_MIN_N", 100)
+    monkeypatch.setattr(native, "WS_FIRST_ROWS", 1)
+    monkeypatch.setattr(native, "WS_SECOND_ROWS", 1)
+    monkeypatch.setattr(native, "PILOT_MIN_N", 500 if pilot else 10**9)
+    monkeypatch.setattr(native, "PILOT_FRACTION", 0.25)
+    return native
+
+
+@pytest.mark.parametrize("loss", ["squared", "cross_entropy"])
+def test_pilot_working_set_reaches_the_same_optimum_sooner(monkeypatch, loss):
+    """From PILOT_MIN_N samples on, a pilot solve on a part of the samples gives the
+    first working set: the same optimum, feasible for every sample, with fewer rows
+    joining during the run (cross-entropy, 8,000 teacher samples: 80 iterations -> 31)."""
+    runs = {}
+    for pilot in (False, True):
+        native = _pilot_setup(monkeypatch, pilot)
+        program, loss_, Y, w, beta = small_problem(loss, n=600, P=6, width=5)
+        res = solve_native(program, loss_, Y, w, beta)
+        _check_solution(program, loss_, Y, w, beta, res)
+        ws = program._native_working_set
+        assert native.grow_working_set(program, ws, res.U, 1e-10)[1] == 0
+        runs[pilot] = res
+    assert runs[True].objective == pytest.approx(runs[False].objective, rel=1e-6)
+    assert runs[True].n_grown < runs[False].n_grown
+    assert runs[True].n_iter < runs[False].n_iter
+    assert runs[True].n_pilot_iter > 0 and runs[False].n_pilot_iter == 0
+
+
+def test_pilot_working_set_maps_its_rows_to_the_full_data(monkeypatch):
+    native = _pilot_setup(monkeypatch, True)
+    program, loss, Y, w, beta = small_problem("cross_entropy", n=600, P=6, width=5)
+    n = program.n_samples
+    first = native.initial_working_set(program)
+    ws, n_iter = native.pilot_working_set(program, loss, Y, w, beta, True, 1e-6, 1e-10)
+    assert n_iter > 0
+    for idx, idx0 in zip(ws, first, strict=True):
+        assert idx.shape[1:] == idx0.shape[1:]
+        flat = idx.reshape(idx.shape[0], -1)
+        assert flat.min() >= -1 and flat.max() < n
+        for col in flat.T:  # every column's (block's) rows distinct
+            rows = col[col >= 0]
+            assert np.unique(rows).size == rows.size
+        assert np.count_nonzero(flat >= 0) > idx0.size  # more than the first sets
+    # it starts with the pilot's own final working set, in the full data's row numbers
+    from skconvexrelu._arrangements import Configurations
+    from skconvexrelu._program import ConvexProgram
+
+    rows = np.sort(np.random.default_rng(0).choice(n, int(0.25 * n), replace=False))
+    conf = program.conf
+    sub = ConvexProgram(
+        program.Xt[rows], Configurations(conf.D1[rows], conf.signs, conf.D2[rows])
+    )
+    pilot = solve_native(
+        sub, loss, Y[rows], w[rows] / w[rows].sum(), beta, tol=native.PILOT_TOL
+    )
+    for idx, own in zip(ws, pilot.working_set, strict=True):
+        mapped = np.where(own >= 0, rows[np.maximum(own, 0)], -1)
+        assert np.array_equal(idx[: own.shape[0]], mapped)
+    # then the rows outside the pilot's samples that its solution violates
+    assert np.setdiff1d(ws[0][ws[0] >= 0], rows).size > 0
+
+
+def test_pilot_without_weight_falls_back_to_the_first_working_set(monkeypatch):
+    native = _pilot_setup(monkeypatch, True)
+    program, loss, Y, w, beta = small_problem("squared", n=600, P=6, width=5)
+    rows = np.sort(np.random.default_rng(0).choice(600, 150, replace=False))
+    w = w.copy()
+    w[rows] = 0.0
+    w /= w.sum()
+    assert native.pilot_working_set(program, loss, Y, w, beta, True, 1e-6, 1e-10)[0] is None
+    res = solve_native(program, loss, Y, w, beta)
+    # the same run as without a pilot
+    native = _pilot_setup(monkeypatch, False)
+    fresh, *_ = small_problem("squared", n=600, P=6, width=5)
+    ref = solve_native(fresh, loss, Y, w, beta)
+    assert res.n_iter == ref.n_iter and res.n_pilot_iter == 0
+    assert res.objective == ref.objective
+    assert np.array_equal(res.U, ref.U)

@@ -95,7 +95,15 @@ growth 29, and a run started from the final working set 28.
 
 The first working set keeps, per column, the ``WS_FIRST_ROWS * d~`` constraints whose
 normals make the widest angle with their mean direction (the likeliest facets of the
-column's cone), and per block ``WS_SECOND_ROWS * m d~`` chosen the same way. The returned
+column's cone), and per block ``WS_SECOND_ROWS * m d~`` chosen the same way. From
+``PILOT_MIN_N`` samples on it comes from a pilot instead (:func:`pilot_working_set`):
+the program on a random ``PILOT_FRACTION`` of the samples is solved to ``PILOT_TOL``,
+and its final working set, mapped to the full data, plus the constraints its solution
+violates on the full data start the full run. Rows joining a run keep its steps short
+(0.1 to 0.3 for 70 iterations at 8,000 samples, where 170 rows per column joined five
+at a time); with most of them known up front the run takes about as many iterations as
+on a small program (cross-entropy, 8,000 samples: 80 iterations and 68.5 s without,
+a 4.8 s pilot and 31 iterations, 34.5 s in all, with). The returned
 point is feasible for every sample, and its certificate holds for the full program
 (multipliers of the constraints outside the working set are zero). Measured (teacher
 data, d = 10, width 10, P = 20, squared loss): n = 400 in 2.4 s instead of 3.2 s on the
@@ -261,6 +269,17 @@ GROW_MAX_N_CROSS_ENTROPY = None
 GROW_EVERY = 2
 GROW_SLACK = 1e-3
 GROW_FRACTION = 0.25
+#: from PILOT_MIN_N samples on, the first working set comes from a pilot solve on a random
+#: PILOT_FRACTION of the samples (its final working set, mapped to the full data, plus the
+#: constraints its solution violates there; the pilot itself may have a pilot). The rows
+#: that join during a run keep its steps short; with most of them known up front the run
+#: takes about as many iterations as on a small program. Measured (cross-entropy, teacher
+#: data, 8,000 samples): 80 iterations and 68.5 s without, a 1,000-sample pilot 4.5 s plus
+#: 31 iterations and 26.4 s with (pilots on a quarter or half of the samples gave 31 and 29
+#: iterations after 10 s and 22 s; starting the full run from the pilot's point, 40)
+PILOT_MIN_N = 6000
+PILOT_FRACTION = 0.125
+PILOT_TOL = 1e-3
 
 
 def n_correctors(program, working_set=False):
@@ -1103,6 +1122,11 @@ def solve_native(
     t_start = time.perf_counter()
     feas_tol = 1e-6 if np.dtype(program.dtype) == np.float32 else 1e-10
     ws = getattr(program, "_native_working_set", None)
+    pilot_iter = 0
+    if ws is None and n >= PILOT_MIN_N:
+        ws, pilot_iter = pilot_working_set(
+            program, loss, Y, w, beta, fit_intercept, tol, feas_tol, max_time, verbose
+        )
     if ws is None:
         ws = initial_working_set(program)
     U, b = U0, b0
@@ -1177,6 +1201,7 @@ def solve_native(
     res.n_iter, res.n_cg, res.history = total_iter, total_cg, history
     res.working_set_rows = (ws[0].shape[0], ws[1].shape[0])
     res.n_rounds = round_ + 1
+    res.n_pilot_iter = pilot_iter
     res.solver = ALGO_WS
     if n_new:
         if res.status == "optimal":
@@ -1189,6 +1214,69 @@ def solve_native(
             stacklevel=2,
         )
     return res
+
+
+def pilot_working_set(
+    program, loss, Y, w, beta, fit_intercept, tol, feas_tol, max_time=None, verbose=0
+):
+    """First working set from a pilot solve on a random part of the samples.
+
+    The program restricted to ``PILOT_FRACTION`` of the samples (the same configurations,
+    the weights renormalized; a relaxation of the full program's cones) is solved to
+    ``PILOT_TOL``; its final working set, mapped to the full data, plus the constraints its
+    solution violates on the full data (the quota of one round per column and block) start
+    the full solve. The pilot's point itself is not used (a run started there took more
+    iterations). Returns the working set (None when the pilot fails or its samples carry
+    no weight: the caller then starts from :func:`initial_working_set`) and the pilot's
+    number of iterations.
+    """
+    from .._arrangements import Configurations
+    from .._program import ConvexProgram
+
+    n = program.n_samples
+    w = np.asarray(w, dtype=np.float64)
+    # a fixed seed: the fit does not depend on it, its iteration count should not vary
+    rows = np.sort(np.random.default_rng(0).choice(n, int(PILOT_FRACTION * n), replace=False))
+    wsum = float(w[rows].sum())
+    if not wsum > 0:
+        return None, 0
+    conf = program.conf
+    sub = ConvexProgram(
+        program.Xt[rows],
+        Configurations(conf.D1[rows], conf.signs, conf.D2[rows]),
+        program.n_outputs,
+        program.dtype,
+    )
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = solve_native(
+            sub,
+            loss,
+            np.asarray(Y)[rows],
+            w[rows] / wsum,
+            beta,
+            fit_intercept=fit_intercept,
+            tol=max(float(tol), PILOT_TOL),
+            max_time=None if max_time is None else 0.25 * max_time,
+            verbose=0,
+        )
+    if res.status == "numerical_error" or not np.all(np.isfinite(res.U)):
+        return None, res.n_iter
+    if res.working_set is None:  # a pilot small enough for the full program
+        ws = initial_working_set(program)
+    else:
+        ws = tuple(np.where(a >= 0, rows[np.maximum(a, 0)], -1) for a in res.working_set)
+    ws, n_new, worst = grow_working_set(program, ws, res.U, feas_tol)
+    if verbose > 1:
+        print(
+            f"pilot on {rows.size} samples: {res.n_iter} iterations ({res.status}), "
+            f"{time.perf_counter() - t0:.1f} s; its point violates {n_new} constraints "
+            f"of the full data (worst {worst:.1e}); first working set "
+            f"{ws[0].shape[0]} + {ws[1].shape[0]} rows per column and block",
+            flush=True,
+        )
+    return ws, res.n_iter
 
 
 def initial_working_set(program):
