@@ -108,9 +108,11 @@ point is feasible for every sample, and its certificate holds for the full progr
 (multipliers of the constraints outside the working set are zero). Measured (teacher
 data, d = 10, width 10, P = 20, squared loss): n = 400 in 2.4 s instead of 3.2 s on the
 full program, 1,600 in 5.3 s (13 s by rounds, 42 s on the full program); through the
-estimator 1,000 in 4.8 s, 4,000 in 14 s, 8,000 in 27 s, 16,000 in 42 s, 64,000 in 124 s
-(the passes over all n samples per iteration and the 2,200-square capacitance
-factorization dominate there).
+estimator 1,000 in 4.8 s, 4,000 in 14 s, 8,000 in 26 s, 16,000 in 41 s, 32,000 in 56 s,
+64,000 in 106 s (the passes over all n samples per iteration and the 2,200-square
+capacitance factorization dominate there); the cross-entropy 4.6 s at 1,000 samples,
+35 s at 8,000, 289 s at 32,000 (its Gram matrix of the loss curvature is formed at every
+iteration).
 ``solver_`` reads ``native:ipm-pcg+working-set``.
 
 Not covered: very wide blocks. The blocks are dense ``m d~`` squares, so for image-sized
@@ -1222,7 +1224,8 @@ def pilot_working_set(
     """First working set from a pilot solve on a random part of the samples.
 
     The program restricted to ``PILOT_FRACTION`` of the samples (the same configurations,
-    the weights renormalized; a relaxation of the full program's cones) is solved to
+    the weights renormalized; its cones are those of the full program's with fewer
+    constraints) is solved to
     ``PILOT_TOL``; its final working set, mapped to the full data, plus the constraints its
     solution violates on the full data (the quota of one round per column and block) start
     the full solve. The pilot's point itself is not used (a run started there took more
