@@ -72,6 +72,7 @@ def _one(n, d, width, P, beta, tol, max_time, float32, loss="squared"):
         warnings.simplefilter("always")
         est.fit(X, y)
     out = dict(
+        estimator=type(est).__name__,
         seconds=time.perf_counter() - t0,
         solver=est.solver_,
         status=est.solver_status_,

@@ -60,6 +60,12 @@ class ConvexProgram:
     def zeros(self):
         return np.zeros(self.shape, dtype=self.dtype)
 
+    def sample_subset(self, index):
+        """The same program (configurations, outputs, precision) on the samples ``index``."""
+        conf = self.conf
+        sub = type(conf)(conf.D1[index], conf.signs, conf.D2[index])
+        return ConvexProgram(self.Xt[index], sub, self.n_outputs, self.dtype)
+
     # ------------------------------------------------------------------ linear map
     def first_layer(self, U):
         """``Z`` of shape ``(n, o, 2, P, m)``: every column ``Xt u_j``."""

@@ -74,3 +74,19 @@ def test_wide_cones_report(monkeypatch, capsys):
     assert out["relaxation"] <= out["rescaling"] + 1e-9
     assert 0.0 < out["needle"][0] <= out["needle"][1]
     assert 0.0 <= out["wrong_signs"] <= 1.0 and np.isfinite(out["network"])
+
+
+@pytest.mark.parametrize("loss", ["squared", "cross_entropy"])
+def test_scaling_fit_runs_the_estimator_of_the_loss(monkeypatch, capsys, loss):
+    import json
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_scaling
+
+    bench_scaling._one(300, 5, 3, 4, 1e-4, 1e-6, None, False, loss)
+    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert out["n"] == 300 and out["status"] == "optimal"
+    kind = "Regressor" if loss == "squared" else "Classifier"
+    assert out["estimator"] == f"ConvexThreeLayer{kind}"
+    assert out["solver"].startswith("native:ipm-pcg")
+    assert out["objective"] > 0 and out["peak_gib"] > 0

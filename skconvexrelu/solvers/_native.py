@@ -1224,18 +1224,14 @@ def pilot_working_set(
     """First working set from a pilot solve on a random part of the samples.
 
     The program restricted to ``PILOT_FRACTION`` of the samples (the same configurations,
-    the weights renormalized; its cones are those of the full program's with fewer
-    constraints) is solved to
-    ``PILOT_TOL``; its final working set, mapped to the full data, plus the constraints its
-    solution violates on the full data (the quota of one round per column and block) start
-    the full solve. The pilot's point itself is not used (a run started there took more
-    iterations). Returns the working set (None when the pilot fails or its samples carry
-    no weight: the caller then starts from :func:`initial_working_set`) and the pilot's
-    number of iterations.
+    the weights renormalized; its cones are the full program's with fewer constraints) is
+    solved to ``PILOT_TOL``; its final working set, mapped to the full data, plus the
+    constraints its solution violates on the full data (the quota of one round per column
+    and block) start the full solve. The pilot's point itself is not used (a run started
+    there took more iterations). Returns the working set (None when the pilot fails or its
+    samples carry no weight: the caller then starts from :func:`initial_working_set`) and
+    the pilot's number of iterations.
     """
-    from .._arrangements import Configurations
-    from .._program import ConvexProgram
-
     n = program.n_samples
     w = np.asarray(w, dtype=np.float64)
     # a fixed seed: the fit does not depend on it, its iteration count should not vary
@@ -1243,13 +1239,7 @@ def pilot_working_set(
     wsum = float(w[rows].sum())
     if not wsum > 0:
         return None, 0
-    conf = program.conf
-    sub = ConvexProgram(
-        program.Xt[rows],
-        Configurations(conf.D1[rows], conf.signs, conf.D2[rows]),
-        program.n_outputs,
-        program.dtype,
-    )
+    sub = program.sample_subset(rows)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
