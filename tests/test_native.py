@@ -367,21 +367,20 @@ def test_hinge_newton_solves_stay_cheap_late():
     assert res.n_cg <= 12 * res.n_iter
 
 
-@pytest.mark.parametrize("mode", ["samples", "variables"])
-def test_coarse_space_is_exact_along_the_radial_directions(monkeypatch, mode):
-    # late iterations: the barrier's curvature along a column's own direction is
-    # n mu / ||u||^2 (rows s = X~u, lambda = mu / s), the group norm's radial curvature is
-    # tiny, the sign pairs are nearly parallel; the Woodbury inverse is then off along
-    # these directions, and the coarse space (the exact Newton matrix on them) repairs it
-    ops, program, op, rng = _small_hinge_operator(monkeypatch, mode)
-    U = rng.standard_normal(program.shape)
+def _late_radial_newton(op, rng):
+    """Late iterations: the barrier's curvature along a column's own direction is
+    ``n mu / ||u||^2`` (rows ``s = X~u``, ``lambda = mu / s``), the group norm's radial
+    curvature is tiny, the sign pairs are nearly parallel. Returns the preconditioner's
+    terms ``(c1, c2, Dd, ht, hr, U)``, the Newton matrix's product and the largest
+    relative error of a preconditioner along the radial directions."""
+    U = rng.standard_normal(op.program.shape)
     U[:, 1] = U[:, 0] + 1e-3 * rng.standard_normal(U[:, 0].shape)
     Z, g = op.cons(U)
     mu = 1e-8
     c1, c2 = mu / np.maximum(Z**2, 1e-12), mu / np.maximum(g**2, 1e-12)
     ht = np.full(U.shape[:3] + U.shape[4:], 1e-3)
     hr = np.full_like(ht, mu)
-    Dd = 10.0 ** rng.uniform(0, 4, (program.n_samples, 1))
+    Dd = 10.0 ** rng.uniform(0, 4, (op.program.n_samples, 1))
 
     def newton(V):
         Zv, gv = op.cons(V)
@@ -398,7 +397,17 @@ def test_coarse_space_is_exact_along_the_radial_directions(monkeypatch, mode):
             errors.append(np.linalg.norm(prec(newton(v)) - v) / np.linalg.norm(v))
         return max(errors)
 
-    prec = ops.Preconditioner(op, c1, c2, Dd, ht, hr, U, center=True)
+    return (c1, c2, Dd, ht, hr, U), newton, radial_error
+
+
+@pytest.mark.parametrize("mode", ["samples", "variables"])
+def test_coarse_space_is_exact_along_the_radial_directions(monkeypatch, mode):
+    # the Woodbury inverse is off along the late radial directions, and the coarse space
+    # (the exact Newton matrix on them) repairs it
+    ops, program, op, rng = _small_hinge_operator(monkeypatch, mode)
+    terms, newton, radial_error = _late_radial_newton(op, rng)
+    U = terms[-1]
+    prec = ops.Preconditioner(op, *terms, center=True)
     plain = radial_error(prec)
     assert prec.deflate(U)
     Vs, HV, _ = prec.coarse
@@ -416,6 +425,81 @@ def test_coarse_space_is_exact_along_the_radial_directions(monkeypatch, mode):
     assert max(errors) <= 1e-10 * scale
     assert plain > 1e-2
     assert radial_error(prec) < 1e-3 * plain
+
+
+@pytest.mark.parametrize("mode", ["samples", "variables"])
+def test_direct_factorization_is_the_late_newton_matrix(monkeypatch, mode):
+    # the Newton matrix factored as a whole (no Woodbury identity): its factor is the
+    # matrix H that the matrix-free products apply, column by column, and a solve with it
+    # is backward stable (H x = r up to round-off next to ||H|| ||x||; the Newton matrix
+    # here has a scaled condition number of about 1e12)
+    ops, program, op, rng = _small_hinge_operator(monkeypatch, mode)
+    terms, newton, _ = _late_radial_newton(op, rng)
+    prec = ops.Preconditioner(op, *terms, center=True)
+    o, _, P, d, m = program.shape
+    side = 2 * P * m * d
+
+    def blocks(V):  # U's layout -> the blocks' layout (o, 2, P, m, d), flattened
+        return V.transpose(0, 1, 2, 4, 3).reshape(-1)
+
+    H = np.empty((side, side))
+    for i in range(side):
+        e = np.zeros(side)
+        e[i] = 1.0
+        H[:, i] = blocks(newton(e.reshape(1, 2, P, m, d).transpose(0, 1, 2, 4, 3)))
+    assert prec.densify()
+    ((L, dg),) = prec.dense
+    assert L.shape == (side, side) and dg.shape == (side,)
+    Ls = L * dg[:, None]
+    assert np.linalg.norm(Ls @ Ls.T - H) <= 1e-12 * np.linalg.norm(H)
+    for _ in range(3):
+        r = rng.standard_normal(program.shape)
+        x = blocks(prec(r))
+        residual = np.linalg.norm(H @ x - blocks(r))
+        assert residual <= 1e-13 * np.linalg.norm(H, 2) * np.linalg.norm(x)
+
+
+def test_direct_factorization_is_left_out_when_too_wide_or_coupled(monkeypatch):
+    ops, program, op, rng = _small_hinge_operator(monkeypatch)
+    terms, _, _ = _late_radial_newton(op, rng)
+    o, _, P, d, m = program.shape
+    monkeypatch.setattr(ops, "DENSE_MAX", 2 * P * m * d - 1)
+    prec = ops.Preconditioner(op, *terms, center=True)
+    assert not prec.densify() and prec.dense is None
+    monkeypatch.setattr(ops, "DENSE_MAX", 2 * P * m * d)
+    assert prec.densify() and prec.dense is not None
+    # the softmax's coupled curvature: its capacitance couples the outputs, no direct form
+    program, *_ = small_problem("cross_entropy", n=30, n_outputs=3, P=2)
+    op = ops.Operator(program)
+    U, c1, c2, ht, hr = _spread_newton_terms(op, rng)
+    p = np.full((30, 3), 1.0 / 3)
+    Dfull = (np.eye(3) * p[:, None, :] - p[:, :, None] * p[:, None, :]) / 30
+    Dd = np.einsum("naa->na", Dfull)
+    prec = ops.Preconditioner(op, c1, c2, Dd, ht, hr, U, center=True, Dfull=Dfull)
+    assert prec.mode.startswith("coupled")
+    assert not prec.densify() and prec.dense is None
+
+
+@pytest.mark.parametrize("mode", ["samples", "variables"])
+def test_direct_factorization_in_the_last_iterations(monkeypatch, mode):
+    # from the first iteration on (both thresholds at 0) and never: the same optimum,
+    # every certificate holding; the default waits for costly solves late in a run
+    import skconvexrelu.solvers._native as nat
+    import skconvexrelu.solvers._native_ops as ops
+
+    monkeypatch.setattr(ops, "CAPACITANCE", mode)
+    program, loss, Y, w, beta = small_problem("hinge", n=300, P=5, width=5)
+    runs = {}
+    for after in (0, 10**9):
+        monkeypatch.setattr(nat, "DEFLATE_AFTER_CG", after)
+        monkeypatch.setattr(nat, "DENSE_AFTER_CG", after)
+        runs[after] = res = solve_native(program, loss, Y, w, beta)
+        _check_solution(program, loss, Y, w, beta, res)
+    assert runs[0].n_direct >= runs[0].n_iter - 5
+    assert runs[10**9].n_direct == 0
+    assert runs[0].objective == pytest.approx(runs[10**9].objective, rel=1e-6)
+    # with the direct factorization, CG needs a few steps per solve at most
+    assert runs[0].n_cg < runs[10**9].n_cg
 
 
 def test_coarse_space_stays_within_its_memory_cap(monkeypatch):
@@ -671,7 +755,7 @@ def test_iterations_run_at_most_the_chosen_correctors(monkeypatch, capsys, ratio
     res = solve_native(program, loss, Y, w, beta, verbose=2)
     assert res.status == "optimal"
     used = [
-        int(line.split(" gz ")[1])
+        int(line.split(" gz ")[1].split()[0])
         for line in capsys.readouterr().out.splitlines()
         if " gz " in line
     ]

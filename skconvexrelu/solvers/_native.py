@@ -52,7 +52,13 @@ than ``DEFLATE_AFTER_CG`` CG steps each, the preconditioner gets a coarse space 
 directions (:meth:`~skconvexrelu.solvers._native_ops.Preconditioner.deflate`: the exact
 Newton matrix there, a balancing two-level preconditioner), which halves to quarters the
 late CG steps (hinge loss, 1,600 samples: 2,001 steps and 24 s before, 480 and 13 s
-after).
+after). Where that is not enough (solves needing ``DENSE_AFTER_CG`` CG steps each, or CG
+at its cap) and one output's Newton matrix is at most ``DENSE_MAX`` wide (``2 P m d~``),
+the last iterations factor that matrix directly instead
+(:meth:`~skconvexrelu.solvers._native_ops.Preconditioner.densify`, ``res.n_direct`` such
+iterations) and solve to ``DENSE_CG_RTOL``: the hinge loss from 6,000 samples on stopped
+"stalled" at a gap of about 1e-5 before (6,000 samples: 106 s), and is "optimal" with it
+(69 s; 16,000 samples in 198 s).
 
 Working set of constraints (from ``WORKING_SET_MIN_N`` samples on)
 -------------------------------------------------------------------
@@ -178,6 +184,7 @@ from ._base import SolveResult
 from ._native_linalg import _cg, _improve_dual, _max_step
 from ._native_losses import LossModel
 from ._native_ops import (
+    DENSE_MAX,
     LossGram,
     Operator,
     Preconditioner,
@@ -219,6 +226,21 @@ DEFLATE_AFTER_CG = 5
 #: double precision (hinge loss at 4,000 samples: second-layer curvatures ``l / s`` of
 #: 1e12 next to radial group-norm curvatures of 1e-15) and the directions are noise
 CG_FAIL_PATIENCE = 5
+#: once the coarse space is in use, factor the Newton matrix directly
+#: (:meth:`Preconditioner.densify`, where it is small enough) from the first iteration whose
+#: solves needed more than this many CG steps each on average or ran CG to its cap. The
+#: coarse space alone left the hinge loss "stalled" from 6,000 samples on (a gap of 8e-6:
+#: CG at its cap, then directions that wrecked the multipliers); the direct factorization
+#: costs about 0.7 s per iteration at 4,400 variables, so it waits for the last few
+#: iterations (measured at 25: hinge 6,000 samples 106 s "stalled" -> 69 s "optimal", two
+#: direct iterations at 8,000, six at 16,000; none at 1,600 or 4,000 or for the
+#: cross-entropy at 8,000, whose runs are unchanged)
+DENSE_AFTER_CG = 25
+#: conjugate-gradient tolerance with the direct factorization: late in a run the
+#: stationarity of the group norms, which the certificate needs, is a tiny part of the
+#: right-hand side (dominated by the barrier terms), and a tolerance relative to it of
+#: 1e-7 left the dual point's column norms above beta by 2e-5
+DENSE_CG_RTOL = 1e-12
 #: from this many samples on, the cone constraints are enforced through a working set
 #: (measured with the growth inside the run, full program vs working set, seconds: n = 400
 #: squared 3.25 vs 2.40, hinge 7.8 vs 4.9, cross-entropy 3.6 vs 2.8; n = 200 squared 1.8
@@ -315,7 +337,9 @@ def estimate_memory(program, n_constraints=None):
     About 30 float64 arrays of the size of the first layer (``n x o 2 P m``) for the
     slacks, multipliers, directions and products, the block factors (``o 2 P`` squares of
     side ``m d~``), the packed data products and the exact capacitance matrix (``n x n``
-    or ``P m d~`` square, whichever the preconditioner uses). With working sets of
+    or ``P m d~`` square, whichever the preconditioner uses) and, where it is at most
+    ``DENSE_MAX`` wide, the direct factorization of the late iterations (``2 P m d~``
+    square per output, plus one being formed). With working sets of
     ``n_constraints`` rows per column, the 30 arrays have that many rows and about 8
     arrays keep all ``n`` rows (the outputs, the loss and the violation check).
     """
@@ -341,7 +365,9 @@ def estimate_memory(program, n_constraints=None):
             cap = max(cap, 2 * n * n * 8 + 4 * n * k_dim * 8)
         else:
             cap = max(cap, 4 * k_dim * k_dim * 8 + chunk * k_dim * 8)
-    return int(state + blocks + packed + o * cap + 2 * n * d * 8)
+    side = 2 * k_dim
+    direct = (o + 1) * side * side * 8 if side <= DENSE_MAX else 0
+    return int(state + blocks + packed + o * cap + direct + 2 * n * d * 8)
 
 
 def ipm_iteration_flops(program):
@@ -546,6 +572,9 @@ def _solve_ipm(
     # the preconditioner's coarse space, from the first iteration whose solves needed more
     # than DEFLATE_AFTER_CG conjugate-gradient steps each on average
     deflating, cg_last, solves_last = False, 0, 1
+    # ... and the Newton matrix factored directly from the first iteration after that
+    # whose solves needed DENSE_AFTER_CG steps each or ran CG to its cap
+    direct, n_direct = False, 0
     bar = tqdm(total=max_iter, disable=not verbose or verbose > 1, desc=ALGO)
 
     best_dual = [-np.inf]
@@ -814,7 +843,8 @@ def _solve_ipm(
                         sm["JtR"] = op.adjoint(R=R.astype(dtype))
                 rhs = opk.adjoint(y1.astype(dtype), y2.astype(dtype)) + sm["JtR"]
             rhs -= (sm["ht"][..., None, :] * U).astype(dtype)
-            dU, ncg = _cg(sm["matvec"], prec, rhs, cg_rtol, cg_maxiter)
+            rtol = cg_rtol if prec.dense is None else min(cg_rtol, DENSE_CG_RTOL)
+            dU, ncg = _cg(sm["matvec"], prec, rhs, rtol, cg_maxiter)
             total_cg += ncg
             capped |= ncg >= cg_maxiter
             if gram is not None:  # no per-sample outputs needed: the intercept's row only
@@ -870,9 +900,17 @@ def _solve_ipm(
         # (not for a run whose gap is already below tol: it waits for feasibility only,
         # usually one more iteration)
         deflating = deflating or (cg_last > DEFLATE_AFTER_CG * solves_last and gap > tol_eff)
+        direct = direct or (
+            deflating and (capped_run > 0 or cg_last > DENSE_AFTER_CG * solves_last)
+        )
         if deflating:
             try:
-                prec.deflate(U)
+                # the Newton matrix factored directly once the coarse space did not suffice
+                # (where it is small enough), else the coarse space
+                if direct and prec.densify():
+                    n_direct += 1
+                else:
+                    prec.deflate(U)
             except np.linalg.LinAlgError:  # coarse stays None: the plain preconditioner
                 pass
         cg_start = total_cg
@@ -961,7 +999,8 @@ def _solve_ipm(
             print(
                 f"it {it}: obj {pobj:.8g} gap {gap:.2e} kkt {kkt:.2e} viol {viol:.1e} "
                 f"mu {mu:.2e} sig {sig:.1e} ap {ap:.3f} cg {total_cg} "
-                f"corr {total_cg - cg0} gz {n_corr}",
+                f"corr {total_cg - cg0} gz {n_corr} prec "
+                + ("direct" if prec.dense else "coarse" if prec.coarse else "woodbury"),
                 flush=True,
             )
     bar.close()
@@ -1020,6 +1059,7 @@ def _solve_ipm(
         solver=ALGO,
     )
     res.n_cg = total_cg
+    res.n_direct = n_direct
     res.working_set = working_set
     res.n_grown = n_grown
     res.feasible = feasible
@@ -1134,7 +1174,7 @@ def solve_native(
     U, b = U0, b0
     if U is not None:  # the constraints a warm start violates join at once
         ws = grow_working_set(program, ws, U, feas_tol)[0]
-    total_iter, total_cg, history = 0, 0, []
+    total_iter, total_cg, total_direct, history = 0, 0, 0, []
     kwargs.pop("tol")
     # the squared loss's Gram matrix is the same in every round: formed once (measured:
     # 16,000 rows, eight rounds, 7.9 s of a 54 s fit went into forming it again)
@@ -1172,6 +1212,7 @@ def solve_native(
         ws = res.working_set
         total_iter += res.n_iter
         total_cg += getattr(res, "n_cg", 0)
+        total_direct += res.n_direct
         history += res.history
         U, b = res.U, res.intercept
         grown, n_new, worst = grow_working_set(program, ws, U, feas_tol)
@@ -1201,6 +1242,7 @@ def solve_native(
         warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
     program._native_working_set = ws
     res.n_iter, res.n_cg, res.history = total_iter, total_cg, history
+    res.n_direct = total_direct
     res.working_set_rows = (ws[0].shape[0], ws[1].shape[0])
     res.n_rounds = round_ + 1
     res.n_pilot_iter = pilot_iter
