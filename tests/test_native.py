@@ -886,6 +886,32 @@ def test_pilot_working_set_reaches_the_same_optimum_sooner(monkeypatch, loss):
     assert runs[True].n_pilot_iter > 0 and runs[False].n_pilot_iter == 0
 
 
+def test_rows_join_with_a_larger_quota_after_a_pilot(monkeypatch):
+    """After a pilot most rows are known up front, and the ones still joining come in
+    PILOT_GROW_FRACTION of a round's quota (GROW_FRACTION without a pilot)."""
+    seen = {}
+    for pilot in (False, True):
+        native = _pilot_setup(monkeypatch, pilot)
+        monkeypatch.setattr(native, "PILOT_GROW_FRACTION", 0.75)
+        grow = native.grow_working_set
+        fractions = seen[pilot] = []
+
+        def spy(program, *args, fraction=1.0, _grow=grow, _seen=fractions, **kwargs):
+            if program.n_samples == 600:  # the full run's, not the pilot's own
+                _seen.append(fraction)
+            return _grow(program, *args, fraction=fraction, **kwargs)
+
+        monkeypatch.setattr(native, "grow_working_set", spy)
+        program, loss, Y, w, beta = small_problem("cross_entropy", n=600, P=6, width=5)
+        res = solve_native(program, loss, Y, w, beta)
+        monkeypatch.setattr(native, "grow_working_set", grow)
+        _check_solution(program, loss, Y, w, beta, res)
+        assert (res.n_pilot_iter > 0) == pilot
+    # inside the run (fraction below 1: the checks between rounds take the whole quota)
+    assert set(seen[False]) - {1.0} == {native.GROW_FRACTION}
+    assert set(seen[True]) - {1.0} == {0.75}
+
+
 def test_pilot_working_set_maps_its_rows_to_the_full_data(monkeypatch):
     native = _pilot_setup(monkeypatch, True)
     program, loss, Y, w, beta = small_problem("cross_entropy", n=600, P=6, width=5)
