@@ -586,7 +586,7 @@ class Preconditioner:
                 else:
                     csum = Dd64.sum(0)
                     Ms = [
-                        M - np.outer(mk, mk) / ck if ck > 0 else M
+                        _centered_gram(M, mk, ck)
                         for M, mk, ck in zip(Ms, msums, csum, strict=True)
                     ]
                     if cache is not None and cache.get("constant", False):
@@ -890,8 +890,7 @@ class Preconditioner:
             Ms = []
             for k in range(o):
                 M, msum = self._gram(self._op, self._Dd[:, k], self._chunk)
-                ck = float(self._Dd[:, k].sum())
-                Ms.append(M - np.outer(msum, msum) / ck if self._center and ck > 0 else M)
+                Ms.append(_centered_gram(M, msum, self._Dd[:, k].sum()) if self._center else M)
         B = (self._B * self._dg[:, :, None] * self._dg[:, None, :]).reshape(o, 2, P, md, md)
         idx = np.arange(2 * k_dim)
         factors = []
@@ -945,6 +944,12 @@ class Preconditioner:
         z -= Vs.T @ (Einv @ (HV @ z))
         z += Vs.T @ c
         return z.reshape(o, 2, P, m, d).transpose(0, 1, 2, 4, 3).astype(self.dtype)
+
+
+def _centered_gram(M, msum, csum):
+    """The loss Gram matrix with the intercept eliminated: ``M - m m^T / c`` with
+    ``m = J^T D 1`` and ``c = 1^T D 1`` (the Gram matrix of the projected rows)."""
+    return M - np.outer(msum, msum) / csum if csum > 0 else M
 
 
 def _cholesky(A):
