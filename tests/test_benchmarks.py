@@ -90,3 +90,23 @@ def test_scaling_fit_runs_the_estimator_of_the_loss(monkeypatch, capsys, loss):
     assert out["estimator"] == f"ConvexThreeLayer{kind}"
     assert out["solver"].startswith("native:ipm-pcg")
     assert out["objective"] > 0 and out["peak_gib"] > 0
+
+
+def test_first_working_set_bench_runs_both_starts(monkeypatch, capsys):
+    import json
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_first_working_set
+
+    import skconvexrelu.solvers._native as native
+
+    saved = native.WS_SMALL_N
+    starts = ("large", "small")
+    runs = {s: bench_first_working_set._one(400, "squared", s, 0, 3) for s in starts}
+    assert native.WS_SMALL_N == saved  # restored after each fit
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert printed == [runs["large"], runs["small"]]
+    for out in runs.values():
+        assert out["status"] == "optimal" and out["solver"] == "native:ipm-pcg+working-set"
+    # two starts of the same program: the same optimum
+    assert runs["small"]["objective"] == pytest.approx(runs["large"]["objective"], rel=1e-5)

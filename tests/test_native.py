@@ -44,6 +44,22 @@ def test_matches_cvxpy(case):
     assert res.objective == pytest.approx(ref.objective, rel=1e-4)
 
 
+@pytest.mark.parametrize("loss", ["squared", "hinge", "cross_entropy"])
+def test_zero_weight_samples_keep_the_certificate(loss):
+    # samples of zero weight still constrain the cones but add nothing to the loss: the
+    # dual bound must skip them (0 / 0 in the conjugate made it NaN: squared loss,
+    # "stalled" with an infinite gap at the optimum)
+    program, loss_, Y, w, beta = small_problem(loss, n=60, P=4)
+    w = w.copy()
+    w[::5] = 0.0
+    w /= w.sum()
+    res = solve_native(program, loss_, Y, w, beta, working_set=False)
+    _check_solution(program, loss_, Y, w, beta, res)
+    assert np.isfinite(res.history).all()
+    ref = reference_solution(program, loss_, Y, w, beta)
+    assert res.objective == pytest.approx(ref.objective, rel=1e-4)
+
+
 def test_no_intercept_and_no_bias_column():
     program, loss, Y, w, beta = small_problem("squared", bias=False, seed=3)
     res = solve_native(program, loss, Y, w, beta, fit_intercept=False)
@@ -219,6 +235,28 @@ def test_working_set_operator_matches_the_full_constraints():
     idx1[-1, 0, 1, 2, 0] = 7
     op_ws = WorkingSetOperator(program, idx1, idx2)
     _dense_check(op_ws, Operator(program), program, np.random.default_rng(0))
+
+
+def test_first_working_set_is_smaller_below_ws_small_n(monkeypatch):
+    # below WS_SMALL_N samples each column starts with WS_FIRST_ROWS_SMALL * d~ rows,
+    # from it on with WS_FIRST_ROWS * d~; the blocks keep WS_SECOND_ROWS * m d~ either way
+    import skconvexrelu.solvers._native as native
+
+    program, *_ = small_problem("squared", n=200, P=4, width=3)
+    n, d = program.Xt.shape
+    o, _, P, _, m = program.shape
+    assert native.WS_FIRST_ROWS_SMALL < native.WS_FIRST_ROWS
+    rows = {}
+    for small_n in (n + 1, n):
+        monkeypatch.setattr(native, "WS_SMALL_N", small_n)
+        idx1, idx2 = native.initial_working_set(program)
+        assert idx1.shape[1:] == (o, 2, P, m) and idx2.shape[1:] == (o, 2, P)
+        assert idx2.shape[0] == native.WS_SECOND_ROWS * m * d
+        for col in idx1.reshape(idx1.shape[0], -1).T:  # distinct sample rows per column
+            assert np.unique(col).size == col.size and 0 <= col.min() and col.max() < n
+        rows[small_n > n] = idx1.shape[0]
+    assert rows[True] == native.WS_FIRST_ROWS_SMALL * d
+    assert rows[False] == native.WS_FIRST_ROWS * d
 
 
 @pytest.mark.parametrize(
@@ -537,6 +575,7 @@ def test_working_set_rounds_restart_without_crawling(monkeypatch):
     import skconvexrelu.solvers._native as native
 
     monkeypatch.setattr(native, "GROW_IN_RUN", False)  # the rounds (beyond GROW_MAX_N)
+    monkeypatch.setattr(native, "WS_SMALL_N", 0)  # ... whose first sets are the large ones
     program, loss, Y, w, beta = small_problem("squared", n=300, P=6, width=5)
     ws = solve_native(program, loss, Y, w, beta, working_set=True)
     program, loss, Y, w, beta = small_problem("squared", n=300, P=6, width=5)

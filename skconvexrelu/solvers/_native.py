@@ -101,7 +101,9 @@ growth 29, and a run started from the final working set 28.
 
 The first working set keeps, per column, the ``WS_FIRST_ROWS * d~`` constraints whose
 normals make the widest angle with their mean direction (the likeliest facets of the
-column's cone), and per block ``WS_SECOND_ROWS * m d~`` chosen the same way. From
+column's cone; ``WS_FIRST_ROWS_SMALL * d~`` below ``WS_SMALL_N`` samples, where a smaller
+start leaves a smaller final set: n = 400 about 20% faster), and per block
+``WS_SECOND_ROWS * m d~`` chosen the same way. From
 ``PILOT_MIN_N`` samples on it comes from a pilot instead (:func:`pilot_working_set`):
 the program on a random ``PILOT_FRACTION`` of the samples is solved to ``PILOT_TOL``,
 and its final working set, mapped to the full data, plus the constraints its solution
@@ -112,15 +114,15 @@ on a small program (cross-entropy, 8,000 samples: 80 iterations and 68.5 s witho
 a 4.8 s pilot and 31 iterations, 34.5 s in all, with). The returned
 point is feasible for every sample, and its certificate holds for the full program
 (multipliers of the constraints outside the working set are zero). Measured (teacher
-data, d = 10, width 10, P = 20, squared loss): n = 400 in 2.4 s instead of 3.2 s on the
-full program, 1,600 in 5.3 s (13 s by rounds, 42 s on the full program); through the
-estimator 1,000 in 4.8 s, 4,000 in 14 s, 8,000 in 26 s, 16,000 in 41 s, 32,000 in 56 s,
-64,000 in 106 s (the passes over all n samples per iteration and the 2,200-square
-capacitance factorization dominate there); the cross-entropy 5.5 s at 1,000 samples,
-37 s at 8,000, 213 s at 32,000, 488 s at 64,000 (its Gram matrix of the loss curvature is
-formed at every iteration; after a pilot, rows join the run by ``PILOT_GROW_FRACTION``
-of a round's quota); the hinge loss 8.1 s at 1,000, 190 s at 16,000.
-``solver_`` reads ``native:ipm-pcg+working-set``.
+data, d = 10, width 10, P = 20, squared loss): n = 400 in 1.7 to 1.9 s (2.4 s with the
+large first sets, 3.2 s on the full program), 1,600 in 5.3 to 7 s (13 s by rounds, 42 s
+on the full program); through the estimator 1,000 in 4.8 s, 4,000 in 14 s, 8,000 in
+26 s, 16,000 in 41 s, 32,000 in 56 s, 64,000 in 106 s (the passes over all n samples
+per iteration and the 2,200-square capacitance factorization dominate there); the
+cross-entropy 5.5 s at 1,000 samples, 37 s at 8,000, 213 s at 32,000, 488 s at 64,000
+(its Gram matrix of the loss curvature is formed at every iteration; after a pilot, rows
+join the run by ``PILOT_GROW_FRACTION`` of a round's quota); the hinge loss 8.1 s at
+1,000, 190 s at 16,000. ``solver_`` reads ``native:ipm-pcg+working-set``.
 
 Not covered: very wide blocks. The blocks are dense ``m d~`` squares, so for image-sized
 inputs (``d~ = 785``, ``m = 5``: 3925-square blocks) the working memory exceeds what a
@@ -251,6 +253,17 @@ WORKING_SET_MIN_N = 400
 #: rows per column (times d~) and per block (times m d~) in the first working set
 WS_FIRST_ROWS = 4
 WS_SECOND_ROWS = 1
+#: below this many samples the first working set keeps WS_FIRST_ROWS_SMALL * d~ rows per
+#: column instead: the rows that join in the run then leave a smaller final set (n = 400,
+#: squared loss: 66 instead of 113 rows per column) and the run takes fewer iterations.
+#: Measured (teacher data, d = 10, width 10, P = 20; median seconds over 8 random states,
+#: 4 d~ vs d~ rows): n = 400 squared 2.16 vs 1.79, hinge 3.57 vs 3.10, cross-entropy 2.28
+#: vs 1.87; n = 600 squared 3.25 vs 2.36, hinge 5.30 vs 4.90, cross-entropy 3.08 vs 3.24;
+#: n = 700 squared 3.19 vs 3.10 (4 states); from 800 on d~ rows are slower (squared 800:
+#: 3.34 vs 3.87, 1,000: 3.53 vs 5.52, 1,600: 7.1 vs 10.5 s); with d = 20 at n = 400 within
+#: the noise (11.8 vs 12.1 s, 3 states)
+WS_SMALL_N = 700
+WS_FIRST_ROWS_SMALL = 1
 #: at most this many rows per column (times d~) and per block (times m d~) join per round
 WS_ADD_FIRST = 2
 WS_ADD_SECOND = 1
@@ -1337,7 +1350,7 @@ def initial_working_set(program):
     X = np.asarray(program.Xt, dtype=np.float64)
     n, d = X.shape
     o, _, P, _, m = program.shape
-    r1 = min(n, WS_FIRST_ROWS * d)
+    r1 = min(n, (WS_FIRST_ROWS_SMALL if n < WS_SMALL_N else WS_FIRST_ROWS) * d)
     r2 = min(n, WS_SECOND_ROWS * m * d)
     xn = np.maximum(np.linalg.norm(X, axis=1), 1e-300)
     Xh = X / xn[:, None]
