@@ -35,6 +35,18 @@ class Loss:
     def dual(self, V, Y, w):
         raise NotImplementedError
 
+    @staticmethod
+    def _weighted_rows(V, Y, w):
+        """``(V, Y, w)`` on the samples of positive weight, or None when ``V`` is not zero
+        on a sample of zero weight (the conjugate of ``0 * l`` is the indicator of
+        ``{0}``: the dual function is then ``-inf``)."""
+        pos = w > 0
+        if pos.all():
+            return V, Y, w
+        if np.any(V[~pos] != 0):
+            return None
+        return V[pos], Y[pos], w[pos]
+
     def cvxpy(self, F, Y, w):
         raise NotImplementedError
 
@@ -57,6 +69,10 @@ class SquaredLoss(Loss):
 
     def dual(self, V, Y, w):
         # L*(S) = sum_i w_i (0.5 ||S_i / w_i||^2 + <S_i / w_i, Y_i>)
+        rows = self._weighted_rows(V, Y, w)
+        if rows is None:
+            return -np.inf
+        V, Y, w = rows
         return float(np.sum(V * Y) - 0.5 * np.sum(np.sum(V * V, axis=1) / w))
 
     def cvxpy(self, F, Y, w):
@@ -82,6 +98,10 @@ class HingeLoss(Loss):
 
     def dual(self, V, Y, w):
         # -L*(-V) = sum_i <V_i, Y_i> when 0 <= V_i Y_i / w_i <= 1, else -inf
+        rows = self._weighted_rows(V, Y, w)
+        if rows is None:
+            return -np.inf
+        V, Y, w = rows
         A = V * Y / w[:, None]
         if np.any(A < -1e-12) or np.any(A > 1.0 + 1e-12):
             return -np.inf
@@ -108,6 +128,10 @@ class LogisticLoss(Loss):
 
     def dual(self, V, Y, w):
         # with a = V Y / w in [0, 1]: -L*(-V) = -sum_i w_i (a log a + (1-a) log(1-a))
+        rows = self._weighted_rows(V, Y, w)
+        if rows is None:
+            return -np.inf
+        V, Y, w = rows
         A = V * Y / w[:, None]
         if np.any(A < -1e-12) or np.any(A > 1.0 + 1e-12):
             return -np.inf
@@ -136,6 +160,10 @@ class SoftmaxLoss(Loss):
 
     def dual(self, V, Y, w):
         # with Q = Y - V / w in the simplex: -L*(-V) = -sum_i w_i sum_k Q_ik log Q_ik
+        rows = self._weighted_rows(V, Y, w)
+        if rows is None:
+            return -np.inf
+        V, Y, w = rows
         Q = Y - V / w[:, None]
         if np.any(Q < -1e-12) or np.any(np.abs(Q.sum(axis=1) - 1.0) > 1e-9):
             return -np.inf

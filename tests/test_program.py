@@ -175,6 +175,33 @@ def test_loss_dual_is_a_lower_bound_and_tight_at_the_gradient(loss, kind, o):
 
 
 @pytest.mark.parametrize("loss,kind,o", LOSSES, ids=lambda x: getattr(x, "name", x))
+def test_loss_dual_with_zero_weights(loss, kind, o):
+    # a sample of zero weight adds nothing to the loss; its conjugate is the indicator of
+    # {0}: the dual is that of the other samples where V is zero there, -inf elsewhere
+    rng = np.random.default_rng(3)
+    n = 16
+    Y = _targets(kind, n, o, rng)
+    w = rng.uniform(0.5, 1.5, n)
+    w[::4] = 0.0
+    w /= w.sum()
+    pos = w > 0
+    F = rng.normal(size=(n, o))
+    V = -loss.gradient(F, Y, w)
+    assert np.all(V[~pos] == 0)
+    dual = loss.dual(V, Y, w)
+    assert np.isfinite(dual)
+    assert dual == pytest.approx(loss.dual(V[pos], Y[pos], w[pos]), rel=1e-12)
+    # weak duality still holds, tight at the gradient for the smooth losses
+    lower = -np.sum(V * F) + dual
+    assert lower <= loss.value(F, Y, w) + 1e-12
+    if not isinstance(loss, HingeLoss):
+        assert lower == pytest.approx(loss.value(F, Y, w), rel=1e-10)
+    V2 = V.copy()
+    V2[0] = 1e-3
+    assert loss.dual(V2, Y, w) == -np.inf
+
+
+@pytest.mark.parametrize("loss,kind,o", LOSSES, ids=lambda x: getattr(x, "name", x))
 def test_constant_model_is_optimal(loss, kind, o):
     rng = np.random.default_rng(2)
     n = 30
