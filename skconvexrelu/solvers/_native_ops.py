@@ -558,6 +558,10 @@ class Preconditioner:
                 S[np.arange(n), np.arange(n)] += 1.0
                 self.Jc.append(Jr)
                 self.Sc.append(_cholesky(S))
+            # the solves apply the rows through their structure (data and patterns) instead
+            # of reading the (P, n, m d~) array twice per solve
+            self._rows = self._row_factors(op, cache)
+            self._sq = np.sqrt(Dd64)
         elif self.mode == "coupled-variables":
             self._coupled_variables(op, Dfull, Hc, center, chunk, cache)
         else:
@@ -652,6 +656,45 @@ class Preconditioner:
             np.matmul(HtM[:, cols], Hb[j], out=C[:, cols])
         C[np.arange(o * k), np.arange(o * k)] += 1.0
         self.Sc = [_cholesky(0.5 * (C + C.T))]
+
+    @staticmethod
+    def _row_factors(op, cache=None):
+        """``(X~, A)``, the data (float64) and the coefficients ``A_icj = D2_ic s_j D1_icj``
+        of the unweighted loss rows ``A_icj x~_i`` (kept in ``cache``)."""
+        key = "row_factors"
+        if cache is not None and key in cache:
+            return cache[key]
+        signs = op.program.conf.signs.astype(np.float64)
+        A = op.D2.astype(np.float64)[:, :, None] * (op.program.conf.D1 * signs[None])
+        out = (np.asarray(op.X, dtype=np.float64), A)
+        if cache is not None:
+            cache[key] = out
+        return out
+
+    def _rows_apply(self, k, v):
+        """``J_k v`` for ``v`` of shape ``(P, m d~)``: the (projected, weighted) loss rows
+        of output ``k``, from their structure (``O(n P m d~)``)."""
+        X, A = self._rows
+        n, P, m = A.shape
+        d = X.shape[1]
+        Z = X @ v.reshape(P * m, d).T  # (n, P m): x~_i . v_cj
+        u = np.einsum("nk,nk->n", Z, A.reshape(n, P * m)) * self._sq[:, k]
+        if self._center:
+            q = self._sq[:, k] / max(np.linalg.norm(self._sq[:, k]), 1e-300)
+            u -= q * (q @ u)
+        return u
+
+    def _rows_adjoint(self, k, z):
+        """``J_k^T z`` as ``(P, m d~)`` (see :meth:`_rows_apply`)."""
+        X, A = self._rows
+        n, P, m = A.shape
+        z = np.array(z, dtype=np.float64)
+        if self._center:
+            q = self._sq[:, k] / max(np.linalg.norm(self._sq[:, k]), 1e-300)
+            z -= q * (q @ z)
+        z *= self._sq[:, k]
+        T = (A.reshape(n, P * m) * z[:, None]).T @ X  # (P m, d~)
+        return T.reshape(P, m * X.shape[1])
 
     @staticmethod
     def _unweighted_rows(op, sl=slice(None)):
@@ -769,10 +812,9 @@ class Preconditioner:
             return y.reshape(o, 2, P, m, d).transpose(0, 1, 2, 4, 3)
         for k in range(o):
             if self.mode == "samples":
-                Jr = self.Jc[k]
-                q = np.matmul(Jr, (y[k, 0] - y[k, 1])[:, :, None]).sum(0)[:, 0]  # (n,)
+                q = self._rows_apply(k, y[k, 0] - y[k, 1])  # (n,)
                 z = _cho_solve(self.Sc[k], q)
-                t = np.matmul(z[None, None, :], Jr)[:, 0, :]  # (P, md) = J_c^T z
+                t = self._rows_adjoint(k, z)  # (P, md) = J_c^T z
             else:
                 q = np.matmul(self.Hinv[k], (y[k, 0] - y[k, 1])[:, :, None])[:, :, 0]
                 qf = q.reshape(-1)
