@@ -115,7 +115,7 @@ a 4.8 s pilot and 31 iterations, 34.5 s in all, with). The returned
 point is feasible for every sample, and its certificate holds for the full program
 (multipliers of the constraints outside the working set are zero). Measured (teacher
 data, d = 10, width 10, P = 20, squared loss): n = 400 in 1.7 to 1.9 s (2.4 s with the
-large first sets, 3.2 s on the full program), 1,600 in 5.3 to 7 s (13 s by rounds, 42 s
+large first sets, 3.2 s on the full program), 1,600 in 5.3 to 6.4 s (13 s by rounds, 42 s
 on the full program); through the estimator 1,000 in 4.8 s, 4,000 in 14 s, 8,000 in
 26 s, 16,000 in 41 s, 32,000 in 56 s, 64,000 in 106 s (the passes over all n samples
 per iteration and the 2,200-square capacitance factorization dominate there); the
