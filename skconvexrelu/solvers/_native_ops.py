@@ -562,6 +562,8 @@ class Preconditioner:
             # of reading the (P, n, m d~) array twice per solve
             self._rows = self._row_factors(op, cache)
             self._sq = np.sqrt(Dd64)
+            # the unit vectors D^(1/2) 1 / ||D^(1/2) 1|| of the projection (per output)
+            self._q = self._sq / np.maximum(np.linalg.norm(self._sq, axis=0), 1e-300)
         elif self.mode == "coupled-variables":
             self._coupled_variables(op, Dfull, Hc, center, chunk, cache)
         else:
@@ -658,15 +660,21 @@ class Preconditioner:
         self.Sc = [_cholesky(0.5 * (C + C.T))]
 
     @staticmethod
+    def _row_coefficients(op, sl=slice(None)):
+        """``A_icj = D2_ic s_j D1_icj`` of the samples ``sl``, (nc, P, m): the unweighted
+        loss rows are ``A_icj x~_i``."""
+        signs = op.program.conf.signs.astype(np.float64)
+        D1s = op.program.conf.D1[sl] * signs[None]
+        return op.D2[sl].astype(np.float64)[:, :, None] * D1s
+
+    @staticmethod
     def _row_factors(op, cache=None):
-        """``(X~, A)``, the data (float64) and the coefficients ``A_icj = D2_ic s_j D1_icj``
-        of the unweighted loss rows ``A_icj x~_i`` (kept in ``cache``)."""
+        """``(X~, A)``: the data (float64) and :meth:`_row_coefficients` of all samples
+        (kept in ``cache``)."""
         key = "row_factors"
         if cache is not None and key in cache:
             return cache[key]
-        signs = op.program.conf.signs.astype(np.float64)
-        A = op.D2.astype(np.float64)[:, :, None] * (op.program.conf.D1 * signs[None])
-        out = (np.asarray(op.X, dtype=np.float64), A)
+        out = (np.asarray(op.X, dtype=np.float64), Preconditioner._row_coefficients(op))
         if cache is not None:
             cache[key] = out
         return out
@@ -680,8 +688,7 @@ class Preconditioner:
         Z = X @ v.reshape(P * m, d).T  # (n, P m): x~_i . v_cj
         u = np.einsum("nk,nk->n", Z, A.reshape(n, P * m)) * self._sq[:, k]
         if self._center:
-            q = self._sq[:, k] / max(np.linalg.norm(self._sq[:, k]), 1e-300)
-            u -= q * (q @ u)
+            u -= self._q[:, k] * (self._q[:, k] @ u)
         return u
 
     def _rows_adjoint(self, k, z):
@@ -690,8 +697,7 @@ class Preconditioner:
         n, P, m = A.shape
         z = np.array(z, dtype=np.float64)
         if self._center:
-            q = self._sq[:, k] / max(np.linalg.norm(self._sq[:, k]), 1e-300)
-            z -= q * (q @ z)
+            z -= self._q[:, k] * (self._q[:, k] @ z)
         z *= self._sq[:, k]
         T = (A.reshape(n, P * m) * z[:, None]).T @ X  # (P m, d~)
         return T.reshape(P, m * X.shape[1])
@@ -699,11 +705,9 @@ class Preconditioner:
     @staticmethod
     def _unweighted_rows(op, sl=slice(None)):
         """The loss rows ``D2_ic s_j D1_icj x~_i`` of the samples ``sl``, (P, nc, m d~)."""
-        signs = op.program.conf.signs.astype(np.float64)
-        D1r = (op.program.conf.D1[sl] * signs[None]).transpose(1, 0, 2)  # (P, nc, m)
-        coef = op.D2[sl].T.astype(np.float64)  # (P, nc)
+        A = Preconditioner._row_coefficients(op, sl).transpose(1, 0, 2)  # (P, nc, m)
         X = op.X[sl].astype(np.float64)
-        rows = (coef[:, :, None] * D1r)[..., None] * X[None, :, None, :]
+        rows = A[..., None] * X[None, :, None, :]
         return rows.reshape(op.P, X.shape[0], op.m * op.d)
 
     @staticmethod
