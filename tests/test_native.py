@@ -726,6 +726,9 @@ def test_loss_products_through_the_preconditioner_give_the_same_iterates(
     import skconvexrelu.solvers._native_ops as ops
 
     monkeypatch.setattr(ops, "CAPACITANCE", "variables")
+    # exact Gram matrices: with float32 products the two runs' directions differ by their
+    # rounding
+    monkeypatch.setattr(native, "GRAM_FLOAT32", False)
     out = []
     for through_prec in (True, False):
         monkeypatch.setattr(native, "PREC_LOSS_PRODUCTS", through_prec)
@@ -948,7 +951,28 @@ def test_rows_join_with_a_larger_quota_after_a_pilot(monkeypatch):
         assert (res.n_pilot_iter > 0) == pilot
     # inside the run (fraction below 1: the checks between rounds take the whole quota)
     assert set(seen[False]) - {1.0} == {native.GROW_FRACTION}
-    assert set(seen[True]) - {1.0} == {0.75}
+    # (the pilot's violated rows join first, PILOT_ADD_FRACTION quotas for the
+    # cross-entropy)
+    assert seen[True][0] == native.PILOT_ADD_FRACTION["cross_entropy"]
+    assert set(seen[True][1:]) - {1.0} == {0.75}
+
+
+def test_pilot_adds_more_violated_rows_for_the_cross_entropy(monkeypatch):
+    """The cross-entropy's run grows its working set at every size: the rows that the
+    pilot's point violates on the full data join up front by PILOT_ADD_FRACTION quotas
+    (one for the other losses), and fewer join during the run."""
+    rows, grown = {}, {}
+    for frac in ({}, {"cross_entropy": 12.0}):
+        native = _pilot_setup(monkeypatch, True)
+        monkeypatch.setattr(native, "PILOT_ADD_FRACTION", frac)
+        program, loss, Y, w, beta = small_problem("cross_entropy", n=600, P=6, width=5)
+        ws, _ = native.pilot_working_set(program, loss, Y, w, beta, True, 1e-6, 1e-10)
+        rows[len(frac)] = sum(np.count_nonzero(a >= 0) for a in ws)
+        res = solve_native(program, loss, Y, w, beta)
+        _check_solution(program, loss, Y, w, beta, res)
+        grown[len(frac)] = res.n_grown
+    assert rows[1] > rows[0]
+    assert grown[1] <= grown[0]
 
 
 def test_pilot_working_set_maps_its_rows_to_the_full_data(monkeypatch):
@@ -1001,3 +1025,82 @@ def test_pilot_without_weight_falls_back_to_the_first_working_set(monkeypatch):
     assert res.n_iter == ref.n_iter and res.n_pilot_iter == 0
     assert res.objective == ref.objective
     assert np.array_equal(res.U, ref.U)
+
+
+def test_loss_gram_by_float32_products(monkeypatch):
+    """The variable-space loss Gram matrix by float32 products (``cache["gram32"]``) is
+    the float64 one to float32 accuracy, from the kept rows and by chunks of samples;
+    ``J^T dk`` is exact either way."""
+    import skconvexrelu.solvers._native_ops as ops
+
+    program, _, _, _, _ = small_problem("cross_entropy", n=300, P=6, width=5)
+    op = ops.Operator(program)
+    dk = np.random.default_rng(0).uniform(1e-3, 1.0, 300)
+    out = {}
+    for kept in (True, False):
+        monkeypatch.setattr(ops, "ROWS_CACHE_BYTES", 2**30 if kept else 0)
+        for lo in (False, True):
+            M, msum = ops.Preconditioner._gram(op, dk, 128, {"gram32": lo})
+            assert M.dtype == msum.dtype == np.float64
+            out[kept, lo] = M, msum
+    M64, s64 = out[True, False]
+    np.testing.assert_allclose(out[False, False][0], M64, rtol=1e-12, atol=1e-12)
+    for kept in (True, False):
+        M32, s32 = out[kept, True]
+        err = np.abs(M32 - M64).max() / np.abs(M64).max()
+        assert 0 < err < 1e-5  # float32 rounding, and not the float64 products
+        np.testing.assert_allclose(s32, s64, rtol=1e-12)
+    np.testing.assert_allclose(out[False, False][1], s64, rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss_name", ["hinge", "cross_entropy"])
+def test_float32_gram_while_the_gap_is_large(monkeypatch, loss_name):
+    """The cross-entropy's loss Gram matrix is formed in float32 products while the
+    certified gap is above ``GRAM_FLOAT32_GAP`` and in float64 after: the fit is certified
+    at the optimum of the float64 run. The hinge loss's stays in float64."""
+    import skconvexrelu.solvers._native as native
+    import skconvexrelu.solvers._native_ops as ops
+
+    monkeypatch.setattr(ops, "CAPACITANCE", "variables")
+    real, flags = ops.Preconditioner._gram, []
+
+    def spy(op, dk, chunk, cache=None):
+        flags.append(bool(cache is not None and cache.get("gram32", False)))
+        return real(op, dk, chunk, cache)
+
+    monkeypatch.setattr(ops.Preconditioner, "_gram", staticmethod(spy))
+    res = {}
+    for on in (True, False):
+        monkeypatch.setattr(native, "GRAM_FLOAT32", on)
+        flags.clear()
+        program, loss, Y, w, beta = small_problem(loss_name, n=300, P=6, width=5)
+        res[on] = solve_native(program, loss, Y, w, beta, working_set=True)
+        assert any(flags) == (on and loss_name == "cross_entropy")
+        assert not flags[-1]  # the last iterations in float64
+    assert res[True].status == "optimal"
+    assert res[True].stop_criterion <= 1e-6
+    assert res[True].objective == pytest.approx(res[False].objective, rel=1e-6)
+
+
+def test_top_near_picks_the_largest_near_entries():
+    """``_top_near`` keeps, per column, the rows of its largest entries among the near
+    ones, padded with -1: the same sets as a partition of every row, whether few entries
+    are near (sorted) or many (partitioned)."""
+    from skconvexrelu.solvers._native import _top_near
+
+    rng = np.random.default_rng(0)
+    for frac in (0.01, 0.5):
+        v = rng.standard_normal((2000, 30))
+        v[:, 0] = -10.0  # a column with nothing near
+        v[:3, 1], v[3:, 1] = 5.0, -10.0  # fewer near rows than kept
+        near = v > np.quantile(v[:, 2:], 1.0 - frac)
+        a = 5
+        out = _top_near(v, near, a)
+        assert out.shape == (a, 30)
+        for j in range(30):
+            cand = np.flatnonzero(near[:, j])
+            want = cand[np.argsort(-v[cand, j])][:a]
+            got = out[:, j][out[:, j] >= 0]
+            assert sorted(got) == sorted(want)
+        assert np.all(out[:, 0] == -1)
+        assert np.count_nonzero(out[:, 1] >= 0) == 3

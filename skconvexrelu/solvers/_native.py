@@ -119,10 +119,12 @@ large first sets, 3.2 s on the full program), 1,600 in 5.3 to 6.4 s (13 s by rou
 on the full program); through the estimator 1,000 in 4.8 s, 4,000 in 14 s, 8,000 in
 26 s, 16,000 in 41 s, 32,000 in 56 s, 64,000 in 106 s (the passes over all n samples
 per iteration and the 2,200-square capacitance factorization dominate there); the
-cross-entropy 5.5 s at 1,000 samples, 37 s at 8,000, 213 s at 32,000, 488 s at 64,000
-(its Gram matrix of the loss curvature is formed at every iteration; after a pilot, rows
-join the run by ``PILOT_GROW_FRACTION`` of a round's quota); the hinge loss 8.1 s at
-1,000, 190 s at 16,000. ``solver_`` reads ``native:ipm-pcg+working-set``.
+cross-entropy 3.7 s at 1,000 samples, 40 s at 8,000, 126 s at 32,000, 304 s at 64,000
+(its Gram matrix of the loss curvature is formed at every iteration, by float32 products
+while the gap is above ``GRAM_FLOAT32_GAP``; after a pilot, the rows its point violates
+join up front by ``PILOT_ADD_FRACTION`` quotas and the others join the run by
+``PILOT_GROW_FRACTION`` of a round's quota); the hinge loss 8.1 s at 1,000, 190 s at
+16,000. ``solver_`` reads ``native:ipm-pcg+working-set``.
 
 Not covered: very wide blocks. The blocks are dense ``m d~`` squares, so for image-sized
 inputs (``d~ = 785``, ``m = 5``: 3925-square blocks) the working memory exceeds what a
@@ -212,6 +214,15 @@ CORRECTOR_SAME_SMOOTHING = True
 #: squared loss on working sets: the certificate's J^T r also serves the KKT residual and
 #: the Newton right-hand side (one pass over the data instead of three per iteration)
 REUSE_JTR = True
+#: the cross-entropy's variable-space Gram matrix of the loss curvature (formed at every
+#: iteration: ``n (P m d~)^2`` flops, most of an iteration from about 10,000 samples on) is
+#: formed by float32 products while the certified gap is above GRAM_FLOAT32_GAP: twice as
+#: fast, and it only has to give the preconditioner and the Newton directions (the
+#: residuals, the certificate and the last iterations stay in float64). 16,000 samples:
+#: 94.0 s (39 iterations) -> 73.8 s (37). Not for the hinge loss, whose curvature spans
+#: many orders of magnitude: 8,000 samples ended "numerical_error" with it
+GRAM_FLOAT32 = True
+GRAM_FLOAT32_GAP = 1e-4
 #: working sets, other losses: when the preconditioner formed the variable-space Gram
 #: matrices of the current loss curvature, CG's loss products use them (no data pass)
 PREC_LOSS_PRODUCTS = True
@@ -324,6 +335,14 @@ PILOT_TOL = 1e-3
 #: 32,000 289 s -> 208 s, 64,000 583 s -> 491 s, 8,000 even (36 s -> 38 s); before the
 #: direct factorization of the last iterations (DENSE_AFTER_CG) 64,000 "stalled" with it
 PILOT_GROW_FRACTION = 0.5
+#: the constraints the pilot's point violates on the full data join the first working set
+#: with this many times a round's quota per column (block). For the cross-entropy, whose
+#: run grows its working set at every size, 12 (through the classifier: 32,000 samples
+#: 150.6 s / 50 iterations -> 127.2 s / 38, 64,000 430 s / 72 -> 305 s / 49; 3 and 6 at
+#: 32,000: 137.7 s and 131.7 s); the others keep one quota (their large programs go by
+#: rounds: hinge, 8,000 samples, 85 s -> 112 s with 12; squared 16,000 35.5 s -> 38.1 s,
+#: 64,000 89.5 s -> 79.0 s, one run each)
+PILOT_ADD_FRACTION = {"cross_entropy": 12.0}
 
 
 def n_correctors(program, working_set=False):
@@ -901,6 +920,10 @@ def _solve_ipm(
             return dU, db, ds1, ds2, dl1, dl2, ap, ad, hd
 
         sm = smooth_terms(mu)
+        # the cross-entropy's loss Gram matrix in float32 products while the gap is large
+        pcache["gram32"] = (
+            GRAM_FLOAT32 and lm.kind in ("logistic", "softmax") and gap > GRAM_FLOAT32_GAP
+        )
         try:
             prec = Preconditioner(
                 op,
@@ -1293,10 +1316,11 @@ def pilot_working_set(
     the weights renormalized; its cones are the full program's with fewer constraints) is
     solved to ``PILOT_TOL``; its final working set, mapped to the full data, plus the
     constraints its solution violates on the full data (the quota of one round per column
-    and block) start the full solve. The pilot's point itself is not used (a run started
-    there took more iterations). Returns the working set (None when the pilot fails or its
-    samples carry no weight: the caller then starts from :func:`initial_working_set`) and
-    the pilot's number of iterations.
+    and block; ``PILOT_ADD_FRACTION`` quotas for the cross-entropy) start the full solve.
+    The pilot's point itself is not used (a run started there took more iterations).
+    Returns the working set (None when the pilot fails or its samples carry no weight:
+    the caller then starts from :func:`initial_working_set`) and the pilot's number of
+    iterations.
     """
     n = program.n_samples
     w = np.asarray(w, dtype=np.float64)
@@ -1326,7 +1350,9 @@ def pilot_working_set(
         ws = initial_working_set(program)
     else:
         ws = tuple(np.where(a >= 0, rows[np.maximum(a, 0)], -1) for a in res.working_set)
-    ws, n_new, worst = grow_working_set(program, ws, res.U, feas_tol)
+    ws, n_new, worst = grow_working_set(
+        program, ws, res.U, feas_tol, fraction=PILOT_ADD_FRACTION.get(loss.name, 1.0)
+    )
     if verbose > 1:
         print(
             f"pilot on {rows.size} samples: {res.n_iter} iterations ({res.status}), "
@@ -1418,9 +1444,29 @@ def grow_working_set(program, ws, U, feas_tol, chunk=8192, fraction=1.0):
         if a == 0:
             out.append(idx)
             continue
-        top = np.argpartition(-v, a - 1, axis=0)[:a]
-        new = np.where(np.take_along_axis(near, top, axis=0), top, -1)
+        new = _top_near(v, near, a)
         out.append(np.concatenate([flat, new]).reshape((-1,) + idx.shape[1:]))
     if total == 0:
         return ws, 0, worst
     return tuple(out), total, worst
+
+
+def _top_near(v, near, a):
+    """Per column of ``v`` (n, K), the rows of its ``a`` largest entries among those where
+    ``near`` (``v`` above a threshold) holds, as an ``(a, K)`` array padded with -1.
+
+    Usually few entries are near: sorting those is cheaper than partitioning all ``n``
+    rows of every column (16,000 samples: 48 ms a call); a dense ``near`` (early on, when
+    the columns are still small) partitions.
+    """
+    rows, cols = np.nonzero(near)
+    if rows.size > 0.05 * near.size:
+        top = np.argpartition(-v, a - 1, axis=0)[:a]
+        return np.where(np.take_along_axis(near, top, axis=0), top, -1)
+    order = np.lexsort((-v[rows, cols], cols))  # by column, then the largest first
+    rows, cols = rows[order], cols[order]
+    rank = np.arange(cols.size) - np.searchsorted(cols, cols)
+    keep = rank < a
+    out = np.full((a, v.shape[1]), -1, dtype=np.intp)
+    out[rank[keep], cols[keep]] = rows[keep]
+    return out

@@ -756,22 +756,35 @@ class Preconditioner:
         chunks of samples; with ``cache``, the unweighted rows are kept in the layout of the
         product when they fit in ``ROWS_CACHE_BYTES`` (losses whose curvature changes at
         every iteration: one scaling and one symmetric product per iteration instead of
-        rebuilding and transposing the rows)."""
+        rebuilding and transposing the rows). With ``cache["gram32"]`` the symmetric
+        products run in float32 (twice as fast) and are summed in float64; ``J^T dk`` stays
+        in float64."""
         n = op.n
         k_dim = op.P * op.m * op.d
+        lo = cache is not None and cache.get("gram32", False)
         flat = Preconditioner._cached_rows(op, cache)
         if flat is not None:
             sq = np.sqrt(dk)
+            if lo:
+                Jr = np.empty(flat.shape, np.float32)
+                np.multiply(flat, sq[:, None], out=Jr, casting="same_kind")
+                return (Jr.T @ Jr).astype(np.float64), flat.T @ dk
             Jr = flat * sq[:, None]
             return Jr.T @ Jr, Jr.T @ sq
         M = np.zeros((k_dim, k_dim))
         msum = np.zeros(k_dim)
         for a in range(0, n, chunk):
             sl = slice(a, min(n, a + chunk))
-            Jr = Preconditioner._unweighted_rows(op, sl) * np.sqrt(dk[sl])[None, :, None]
+            rows = Preconditioner._unweighted_rows(op, sl)  # (P, chunk, m d~)
+            msum += np.einsum("pnk,n->pk", rows, dk[sl]).reshape(k_dim)
+            Jr = np.multiply(
+                rows,
+                np.sqrt(dk[sl])[None, :, None],
+                out=np.empty(rows.shape, np.float32 if lo else np.float64),
+                casting="same_kind",
+            )
             Jr = Jr.transpose(1, 0, 2).reshape(-1, k_dim)
             M += Jr.T @ Jr
-            msum += Jr.T @ np.sqrt(dk[sl])
         return M, msum
 
     def _apply_A(self, R):
