@@ -1104,3 +1104,59 @@ def test_top_near_picks_the_largest_near_entries():
             assert sorted(got) == sorted(want)
         assert np.all(out[:, 0] == -1)
         assert np.count_nonzero(out[:, 1] >= 0) == 3
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_loss_gram_products_before_and_after_forming_its_matrix(center):
+    """The squared loss's Hessian products through the rows' structure (before the Gram
+    matrix is formed) equal those through the Gram matrix and the explicit
+    ``J^T diag(w) J V`` (minus the intercept's part); the matrix is formed only on use."""
+    import skconvexrelu.solvers._native_ops as ops
+
+    program, _, _, w, _ = small_problem(
+        "squared", n=120, P=5, width=4, n_outputs=2, weights=True
+    )
+    w = w / w.sum()
+    op = ops.Operator(program)
+    gram = ops.LossGram(op, w)
+    V = np.random.default_rng(3).standard_normal(program.shape)
+    by_rows = gram.hess(V, center)
+    assert not gram.formed
+    assert gram.M.shape == (program.shape[2] * program.shape[3] * program.shape[4],) * 2
+    assert gram.formed
+    by_gram = gram.hess(V, center)
+    F = op.F(op.g(op.Z(V)))
+    if center:
+        F = F - (w @ F) / w.sum()
+    direct = op.adjoint(R=w[:, None] * F)
+    np.testing.assert_allclose(by_rows, direct, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(by_gram, direct, rtol=1e-10, atol=1e-12)
+    X, A = ops.Preconditioner._row_factors(op)
+    assert A.flags.c_contiguous  # viewed as (n, P m) by every solve
+
+
+@pytest.mark.parametrize(("space", "formed"), [("samples", 0), ("variables", 1)])
+def test_squared_loss_gram_is_formed_only_for_a_variable_space_capacitance(
+    monkeypatch, space, formed
+):
+    """Working sets, squared loss: the ``P m d~`` square loss Gram matrix (``O(n (P m
+    d~)^2)`` to form) is formed once when the preconditioner's capacitance lives in
+    variable space, and never when it lives in sample space; both fits reach the
+    optimum."""
+    import skconvexrelu.solvers._native_ops as ops
+
+    monkeypatch.setattr(ops, "CAPACITANCE", space)
+    calls = []
+    gram = ops.Preconditioner._gram
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return gram(*args, **kwargs)
+
+    monkeypatch.setattr(ops.Preconditioner, "_gram", staticmethod(spy))
+    program, loss, Y, w, beta = small_problem("squared", n=300, P=6, width=5)
+    res = solve_native(program, loss, Y, w, beta, working_set=True)
+    assert len(calls) == formed
+    _check_solution(program, loss, Y, w, beta, res)
+    ref = solve_native(*small_problem("squared", n=300, P=6, width=5), working_set=False)
+    assert res.objective == pytest.approx(ref.objective, rel=1e-6)

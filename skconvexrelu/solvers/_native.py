@@ -598,7 +598,12 @@ def _solve_ipm(
     max_correctors = n_correctors(program, working_set is not None)
     pcache = {"constant": lm.kind == "squared"}
     if gram is not None:
-        pcache["M"] = (np.maximum(lm.W.astype(np.float64), 0.0), [gram.M] * o, list(gram.mvec))
+        # formed when the preconditioner's capacitance is in variable space (see LossGram)
+        pcache["M"] = lambda: (
+            np.maximum(lm.W.astype(np.float64), 0.0),
+            [gram.M] * o,
+            list(gram.mvec),
+        )
 
     # conjugate-gradient steps are cheap on small programs; on large ones an ill-conditioned
     # late Newton system is not worth hundreds of them
