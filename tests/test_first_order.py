@@ -176,10 +176,10 @@ def test_missing_torch_raises_import_error(monkeypatch):
 
 
 def test_default_max_iter_caps_work_on_cpu_only():
-    # the Fashion-MNIST shape: 4 n d~ (2 P m) flops a step -> 265 steps under DEFAULT_WORK
+    # the Fashion-MNIST shape: 4 n d~ (2 P m) flops a step -> 199 steps under DEFAULT_WORK
     program = SimpleNamespace(Xt=np.broadcast_to(0.0, (60000, 785)), shape=(1, 2, 20, 785, 5))
-    assert default_max_iter(program) == 265
-    assert default_max_iter(program, SimpleNamespace(type="cpu")) == 265
+    assert default_max_iter(program) == 199
+    assert default_max_iter(program, SimpleNamespace(type="cpu")) == 199
     assert default_max_iter(program, SimpleNamespace(type="cuda")) == DEFAULT_MAX_ITER
     small = SimpleNamespace(Xt=np.broadcast_to(0.0, (100, 11)), shape=(1, 2, 20, 11, 10))
     assert default_max_iter(small) == DEFAULT_MAX_ITER

@@ -97,9 +97,11 @@ from ._native_losses import LossModel
 ALGO = "native:al-fista"
 #: default number of inner (FISTA) steps, i.e. forward + adjoint pairs ...
 DEFAULT_MAX_ITER = 20000
-#: ... unless that much work exceeds this many floating-point operations (about 5 minutes
-#: on 2 cores): each step costs 4 n d~ (o 2 P m) of them
-DEFAULT_WORK = 1e13
+#: ... unless that much work exceeds this many floating-point operations: each step costs
+#: 4 n d~ (o 2 P m) of them. 1e13 (265 steps at the Fashion-MNIST shape) took 217 s on 2
+#: cores on one day and 262 s on another; 7.5e12 (199 steps) leaves a margin under five
+#: minutes on a slower machine
+DEFAULT_WORK = 7.5e12
 
 
 def default_max_iter(program, device=None):
@@ -107,7 +109,7 @@ def default_max_iter(program, device=None):
 
     The work cap is meant for CPUs; on an accelerator (a torch device other than the CPU)
     the default is 20000 steps whatever the size (an H200 runs the Fashion-MNIST-shaped
-    program's 265 capped steps in 1.4 s, and 20000 in about a minute).
+    program's 199 capped steps in about a second, and 20000 in about a minute).
     """
     if device is not None and getattr(device, "type", "cpu") != "cpu":
         return DEFAULT_MAX_ITER
@@ -287,8 +289,8 @@ def solve_first_order(
     max_iter : int or None, default=None
         Maximum number of inner (FISTA) steps, each one forward map and one adjoint.
         None means 20000, or fewer on large programs: as many as fit in
-        :data:`DEFAULT_WORK` floating-point operations (about five minutes on two cores;
-        e.g. 265 steps at n = 60,000, d~ = 785, width 5, 20 configurations); always
+        :data:`DEFAULT_WORK` floating-point operations (three to four minutes on two
+        cores; e.g. 199 steps at n = 60,000, d~ = 785, width 5, 20 configurations); always
         20000 on a GPU (see :func:`default_max_iter`).
     tol : float, default=1e-6
         Relative duality gap and relative cone violation at which to stop (floored at
