@@ -652,6 +652,35 @@ def test_a_run_left_infeasible_by_its_growth_goes_on_by_rounds(monkeypatch):
     _check_solution(program, loss, Y, w, beta, res)
 
 
+def test_a_grown_run_stalled_near_tol_is_finished_by_a_round(monkeypatch):
+    """A growing run that ends feasible but "stalled" (its certificate stuck just above
+    tol: a hinge fit of 8,000 samples) is finished by one round from its point, which
+    restarts the barrier, instead of returning with a warning."""
+    import warnings
+
+    import skconvexrelu.solvers._native as native
+
+    calls = []
+    solve = native._solve_ipm
+
+    def stalling(*args, **kwargs):
+        calls.append((kwargs["grow"], kwargs["U0"] is not None))
+        res = solve(*args, **kwargs)
+        if kwargs["grow"]:
+            assert res.feasible
+            res.status = "stalled"
+        return res
+
+    monkeypatch.setattr(native, "_solve_ipm", stalling)
+    program, loss, Y, w, beta = small_problem("hinge", n=300, P=6, width=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = solve_native(program, loss, Y, w, beta, working_set=True)
+    assert calls[0] == (True, False)
+    assert calls[1:] == [(False, True)]  # one round, started from the grown run's point
+    _check_solution(program, loss, Y, w, beta, res)
+
+
 def test_rows_joining_a_run_start_on_the_central_path():
     from skconvexrelu.solvers._native import _extend_pairs
 

@@ -95,9 +95,10 @@ the nearly active ones, a quarter of a round's quota), their slacks mirroring th
 violation (at least ``GROW_SLACK max |X~ u|``) and their multipliers on the central path
 (``s lambda = mu``); the infeasible-start method then drives their residuals to zero
 with the others, the barrier is not restarted, and one run usually ends with no
-constraint violated (rounds remain the fallback). The restarts were most of the cost:
-at n = 1,600 (squared loss) the rounds took 64 iterations in six rounds, one run with
-growth 29, and a run started from the final working set 28.
+constraint violated (rounds remain the fallback: for a run left infeasible, and for
+one whose certificate stalls above ``tol``, from its point). The restarts were most of
+the cost: at n = 1,600 (squared loss) the rounds took 64 iterations in six rounds, one
+run with growth 29, and a run started from the final working set 28.
 
 The first working set keeps, per column, the ``WS_FIRST_ROWS * d~`` constraints whose
 normals make the widest angle with their mean direction (the likeliest facets of the
@@ -308,8 +309,12 @@ GROW_MAX_N = 6000
 #: with growth inside the run from 2,000 rows on. With it (seconds, rounds -> growth):
 #: 3,000 rows optimal in 23.3 s, 4,000 91.6 "stalled" at 3.3e-6 -> 31.5 optimal; at
 #: 6,000 growth still breaks down (162 s, "stalled" far from the optimum, against 125 s
-#: and 4.5e-6 by rounds)
-GROW_MAX_N_HINGE = 4000
+#: and 4.5e-6 by rounds). Fifteenth session, with the pilot's first working sets and the
+#: direct factorization of the last iterations (rounds -> growth, teacher data, seconds
+#: on a day when 8,000 squared-loss rows took 25 s): 6,000 rows 88.0 -> 66.8, 8,000
+#: 111.4 -> 78.3 (seed 1: 170.2 -> 146.1, its grown run "stalled" just above tol and one
+#: round from its point finished it), 12,000 193.2 -> 106.5, but 16,000 239.8 -> 258.9
+GROW_MAX_N_HINGE = 12000
 #: the cross-entropy grows inside the run at every size: by rounds its first, loose
 #: working set let the outputs run off on nearly separable data (loss curvatures down to
 #: 1e-50, steps of 0.01) and 16,000 samples ended "numerical_error" with a useless point
@@ -1284,6 +1289,11 @@ def solve_native(
             # down first): go on by rounds, which restart the barrier with room for every
             # slack
             grow, loose, ws = False, round_tol, grown
+            continue
+        if grow and res.status == "stalled" and n_new == 0:
+            # feasible, but its certificate stopped short of tol (the late Newton systems
+            # of a grown hinge run): one round from its point restarts the barrier
+            grow, loose, ws = False, float(tol), grown
             continue
         if n_new == 0:
             if loose <= tol:
