@@ -6,8 +6,9 @@ Fits ``ConvexThreeLayerClassifier`` (defaults: ``width=10``, ``n_arrangements=20
 one process, and prints a Markdown table: wall-clock time, status (and whether a
 ConvergenceWarning was raised) and the relative difference of the objectives (negative:
 the native solver's is lower; both points are feasible, so the lower is the more
-accurate). This is the measurement behind ``AUTO_NATIVE_LOSSES`` in
-``skconvexrelu.solvers``.
+accurate). This is the measurement behind ``solver="auto"`` running the native solver
+for the cross-entropy loss at every size (see
+``skconvexrelu.solvers.settings.SolverChoiceSettings``).
 
 Examples
 --------

@@ -12,10 +12,14 @@ RSS.
 ``--small`` instead compares with cvxpy + Clarabel on the teacher data of
 ``bench_native_vs_cvxpy.py`` (``d = 10``, width 10, 20 configurations, its beta).
 
+By default ``max_iter`` is the solver's own (``max_iter=None``: a work cap, 199 steps at
+the Fashion shape on a CPU); pass a large ``--max-iter`` to let ``--max-time`` alone
+stop the run.
+
 Examples
 --------
-    python benchmarks/bench_first_order.py                          # Fashion shape, 300 s
-    python benchmarks/bench_first_order.py --max-time 300 --dtype float32
+    python benchmarks/bench_first_order.py                          # Fashion shape
+    python benchmarks/bench_first_order.py --max-iter 1000000 --max-time 300 --dtype float32
     python benchmarks/bench_first_order.py --small --n 100 200 400
     python benchmarks/bench_first_order.py --device cuda            # torch backend
 """
@@ -39,7 +43,7 @@ def _worker(args):
     sys.path.insert(0, HERE)
     from bench_native_vs_cvxpy import teacher_problem
 
-    from skconvexrelu.solvers._first_order import solve_first_order
+    from skconvexrelu.solvers.first_order import solve_first_order
 
     dtype = np.float32 if args.dtype == "float32" else np.float64
     t0 = time.perf_counter()

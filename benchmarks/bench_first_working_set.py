@@ -1,10 +1,11 @@
 """Size of the interior-point method's first working set: large or small start.
 
 Times the estimators (``solver="native"``) on the paper's teacher data with the first
-working set of ``WS_FIRST_ROWS * d~`` rows per column ("large") and of
-``WS_FIRST_ROWS_SMALL * d~`` rows ("small"), whatever ``WS_SMALL_N`` says, one
-subprocess per fit (so that no run warms the next one up), and prints the median time
-and the iterations over the random states.
+working set of ``first_rows * d~`` rows per column ("large") and of
+``first_rows_small * d~`` rows ("small"), whatever ``small_n`` says (fields of
+``skconvexrelu.solvers.settings.WorkingSetSettings``), one subprocess per fit (so that
+no run warms the next one up), and prints the median time and the iterations over the
+random states. The results are in ``benchmarks/README.md``.
 
 Examples
 --------
@@ -27,24 +28,22 @@ def _one(n, loss, start, seed, d):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_native_vs_cvxpy import class_labels, teacher_data
 
-    import skconvexrelu.solvers._native as native
     from skconvexrelu import ConvexThreeLayerClassifier, ConvexThreeLayerRegressor
+    from skconvexrelu.solvers.settings import IPMSettings, WorkingSetSettings
 
     X, y = teacher_data(n, d)
-    kw = dict(beta=0.01 / n, width=10, n_arrangements=20, solver="native", random_state=seed)
+    small_n = 10**12 if start == "small" else 0
+    settings = IPMSettings(working_set=WorkingSetSettings(small_n=small_n))
+    kw = dict(beta=0.01 / n, width=10, n_arrangements=20, solver="native", random_state=seed,
+              solver_options=settings)  # fmt: skip
     if loss == "squared":
         est = ConvexThreeLayerRegressor(**kw)
     else:
         est = ConvexThreeLayerClassifier(loss=loss, **kw)
         y = class_labels(y)
-    saved = native.WS_SMALL_N
-    native.WS_SMALL_N = 10**12 if start == "small" else 0
-    try:
-        t0 = time.perf_counter()
-        est.fit(X, y)
-        elapsed = time.perf_counter() - t0
-    finally:
-        native.WS_SMALL_N = saved
+    t0 = time.perf_counter()
+    est.fit(X, y)
+    elapsed = time.perf_counter() - t0
     out = dict(time=elapsed, n_iter=int(est.n_iter_), status=est.solver_status_)
     out.update(solver=est.solver_, objective=float(est.objective_))
     print(json.dumps(out))

@@ -1,8 +1,9 @@
 """Native interior-point solver against cvxpy + Clarabel on the paper's teacher data.
 
-Data (design notes, section 5): ``X ~ N(0, I)`` with ``d = 10`` features, targets from a
-random three-layer ReLU teacher of width 10, a first-layer bias column, ``width = 10``,
-``P = 20`` sampled configurations, ``beta = 0.01 / n`` (the paper's unnormalized 0.01).
+Data (the paper's synthetic problem): ``X ~ N(0, I)`` with ``d = 10`` features,
+targets from a random three-layer ReLU teacher of width 10, a first-layer bias column,
+``width = 10``, ``P = 20`` sampled configurations, ``beta = 0.01 / n`` (the paper's
+unnormalized 0.01).
 Both solvers run in this one process on the same program; the table reports wall-clock
 times, objectives, their relative difference and the speed-up.
 
@@ -28,7 +29,7 @@ import numpy as np
 from skconvexrelu._arrangements import sample_configurations
 from skconvexrelu._losses import make_loss
 from skconvexrelu._program import ConvexProgram
-from skconvexrelu.solvers._native import solve_native
+from skconvexrelu.solvers.ipm import solve_native
 
 
 def teacher_data(n, d=10, width=10, seed=0):

@@ -28,7 +28,7 @@ from skconvexrelu.datasets import load_uci
 
 
 def teacher_data(n, d=10, width=10, seed=0):
-    """Gaussian inputs through a random three-layer teacher network (design notes, 5)."""
+    """Gaussian inputs through a random three-layer teacher network (the paper's data)."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     H = np.maximum(X @ rng.standard_normal((d, width)), 0)

@@ -117,7 +117,7 @@ def main(argv=None):
     from skconvexrelu._losses import make_loss
     from skconvexrelu._program import ConvexProgram
     from skconvexrelu._reconstruction import network_objective, reconstruct_network
-    from skconvexrelu.solvers._first_order import solve_first_order
+    from skconvexrelu.solvers.first_order import solve_first_order
 
     t0 = time.perf_counter()
     Xt, y, conf, W1, w2 = _problem(args)

@@ -13,9 +13,9 @@ with ``--quick`` sizes, which is how it is tried before a GPU is at hand). Three
    difference.
 3. **Fashion-MNIST shape** (``n = 60,000``, ``d = 784``, width 5, 20 configurations,
    squared loss, ``beta = 1e-3``; ``bench_first_order.py``'s program): the default step
-   cap in float64 (the CPU takes 217 s for it through the estimator), then a time budget
-   in float32 and in float64: steps, objective, certified relative gap, cone violation,
-   time and the device's peak memory.
+   cap in float64 (``max_iter=None``: 20,000 steps on a GPU, where the CPU's work cap
+   does not apply), then a time budget in float32 and in float64: steps, objective,
+   certified relative gap, cone violation, time and the device's peak memory.
 
 Usage::
 
@@ -56,7 +56,7 @@ def _peak(torch, device):
 def agreement(device, torch, n, steps):
     from bench_native_vs_cvxpy import teacher_problem
 
-    from skconvexrelu.solvers._first_order import solve_first_order
+    from skconvexrelu.solvers.first_order import solve_first_order
 
     rows = []
     for loss_name, n_classes in (("squared", 2), ("hinge", 2), ("cross_entropy", 3)):
@@ -151,7 +151,7 @@ def estimator(device, max_iter):
 def fashion(device, torch, n, d, budget, cap):
     from bench_native_vs_cvxpy import teacher_problem
 
-    from skconvexrelu.solvers._first_order import solve_first_order
+    from skconvexrelu.solvers.first_order import solve_first_order
 
     rows = []
     for dtype, max_iter, max_time in (

@@ -2,8 +2,8 @@
 
 A configuration fixes, for one sub-network of ``width`` first-layer neurons, which
 samples activate each first-layer neuron (``D1``), the sign of each second-layer weight
-(``s``) and which samples activate the second ReLU (``D2``). See the design notes,
-section 2 and 4.
+(``s``) and which samples activate the second ReLU (``D2``). See the sections
+"Configurations and the convex program" and "Sampling configurations" of doc/math.rst.
 
 Shapes (``n`` samples, ``P`` configurations, ``m`` = width):
 

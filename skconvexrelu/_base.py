@@ -13,6 +13,12 @@ from ._losses import make_loss
 from ._reconstruction import network_forward
 from ._validation import check_feature_scale
 from .solvers import KNOWN_SOLVERS, SOLVERS
+from .solvers.settings import (
+    FirstOrderSettings,
+    IPMSettings,
+    SolverChoiceSettings,
+    settings_of,
+)
 
 
 def add_bias_column(X, fit_intercept):
@@ -44,6 +50,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         "max_time": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "warm_start": ["boolean"],
         "device": "no_validation",  # None, a device string or a torch.device: checked in fit
+        "solver_options": "no_validation",  # settings objects: checked in fit
     }
 
     def __init__(
@@ -66,6 +73,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         max_time=None,
         warm_start=False,
         device=None,
+        solver_options=None,
     ):
         self.beta = beta
         self.width = width
@@ -85,6 +93,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         self.max_time = max_time
         self.warm_start = warm_start
         self.device = device
+        self.solver_options = solver_options
 
     # -------------------------------------------------------------- subclass hooks
     def _encode_targets(self, y):
@@ -93,6 +102,44 @@ class BaseConvexThreeLayer(BaseEstimator):
 
     # ------------------------------------------------------------------------ fit
     def _fit(self, X, y, sample_weight=None):
+        X, Y, w, loss = self._validate_fit_data(X, y, sample_weight)
+        self._check_solver_setup()
+        Xt = add_bias_column(X, self.fit_intercept)
+        warm = None
+        if self.warm_start and hasattr(self, "_warm"):
+            conf, U, b = self._warm
+            if conf.D1.shape[0] == Xt.shape[0] and U.shape[0] == Y.shape[1]:
+                warm = self._warm
+        out = fit_convex_program(
+            Xt,
+            Y,
+            w,
+            loss,
+            beta=self.beta,
+            width=self.width,
+            n_arrangements=self.n_arrangements,
+            fit_intercept=self.fit_intercept,
+            random_state=check_random_state(self.random_state),
+            solver=self.solver,
+            solver_options=self.solver_options,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            verbose=self.verbose,
+            device=self.device,
+            cvxpy_solver=self.cvxpy_solver,
+            arrangements=self.arrangements,
+            column_generation=self.column_generation,
+            arrangements_per_round=self.arrangements_per_round,
+            max_arrangements=self.max_arrangements,
+            max_time=self.max_time,
+            warm=warm,
+        )
+        self._store(out, loss, Y.shape[1])
+        return self
+
+    def _validate_fit_data(self, X, y, sample_weight):
+        """``(X, Y, w, loss)``: validated data, encoded targets, weights summing to one
+        (samples of zero weight left out) and the loss object."""
         X, y = validate_data(
             self,
             X,
@@ -112,47 +159,27 @@ class BaseConvexThreeLayer(BaseEstimator):
         keep = sample_weight > 0
         X, Y, sample_weight = X[keep], Y[keep], sample_weight[keep]
         w = sample_weight / sample_weight.sum()
-        loss = make_loss(loss_name, Y.shape[1])
+        return X, Y, w, make_loss(loss_name, Y.shape[1])
 
-        Xt = add_bias_column(X, self.fit_intercept)
-        warm = None
-        if self.warm_start and hasattr(self, "_warm"):
-            conf, U, b = self._warm
-            if conf.D1.shape[0] == Xt.shape[0] and U.shape[0] == Y.shape[1]:
-                warm = self._warm
-        solver_options = dict(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
-        if self.device is not None:
-            if self.solver in ("cvxpy", "ipm"):
-                raise ValueError(
-                    f"device={self.device!r} runs the first-order native solver on torch; "
-                    f"solver={self.solver!r} cannot use it. Use solver='al-fista' (or "
-                    "'native' / 'auto'), or device=None."
-                )
-            from .solvers._backend import get_backend
+    def _check_solver_setup(self):
+        """Clear errors for ``solver_options`` that are not settings objects and for a
+        ``device`` that cannot be used."""
+        for kind in (IPMSettings, FirstOrderSettings, SolverChoiceSettings):
+            settings_of(self.solver_options, kind)
+        if self.device is None:
+            return
+        if self.solver in ("cvxpy", "ipm"):
+            raise ValueError(
+                f"device={self.device!r} runs the first-order native solver on torch; "
+                f"solver={self.solver!r} cannot use it. Use solver='al-fista' (or "
+                "'native' / 'auto'), or device=None."
+            )
+        from .solvers._backend import get_backend
 
-            get_backend(self.device)  # a clear error for a bad device or a missing torch
-        solver_options["device"] = self.device
-        solver_options["cvxpy_solver"] = self.cvxpy_solver
-        out = fit_convex_program(
-            Xt,
-            Y,
-            w,
-            loss,
-            beta=self.beta,
-            width=self.width,
-            n_arrangements=self.n_arrangements,
-            fit_intercept=self.fit_intercept,
-            random_state=check_random_state(self.random_state),
-            solver=self.solver,
-            solver_options=solver_options,
-            arrangements=self.arrangements,
-            column_generation=self.column_generation,
-            arrangements_per_round=self.arrangements_per_round,
-            max_arrangements=self.max_arrangements,
-            max_time=self.max_time,
-            warm=warm,
-            verbose=self.verbose,
-        )
+        get_backend(self.device)  # a clear error for a bad device or a missing torch
+
+    def _store(self, out, loss, n_outputs):
+        """Set the fitted attributes from a :class:`~skconvexrelu._fit.FitOutcome`."""
         conf = out.program.conf
         self._warm = (conf, out.U, out.intercept)
         self.coefs_, self.intercepts_ = out.coefs, out.intercepts
@@ -166,9 +193,8 @@ class BaseConvexThreeLayer(BaseEstimator):
         self.solver_ = out.result.solver
         self.solver_status_ = out.result.status
         self.stop_criterion_ = out.result.stop_criterion
-        self.n_outputs_ = Y.shape[1]
+        self.n_outputs_ = n_outputs
         self.loss_ = loss
-        return self
 
     # -------------------------------------------------------------------- predict
     def _forward(self, X):

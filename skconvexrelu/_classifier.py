@@ -78,6 +78,7 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
         max_time=None,
         warm_start=False,
         device=None,
+        solver_options=None,
     ):
         super().__init__(
             beta=beta,
@@ -98,6 +99,7 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
             max_time=max_time,
             warm_start=warm_start,
             device=device,
+            solver_options=solver_options,
         )
 
     def _encode_targets(self, y):

@@ -6,6 +6,16 @@ import time
 
 from . import __version__
 from .datasets import UCI_DATASETS
+from .experiments import (
+    COMPARE_DATASETS,
+    compare,
+    figure4,
+    format_table,
+    plot_comparison,
+    plot_figure4,
+    table1,
+)
+from .experiments._common import UnknownParameterError
 
 COMMANDS = ("compare", "table1", "figure4")
 
@@ -76,61 +86,90 @@ def _add_common(parser, output_default):
         parser.add_argument("--no-plot", action="store_true", help="do not write a plot")
 
 
-def _add_convex(parser, n_arrangements_default):
+def _add_data(parser, default, default_text):
+    """``--datasets``, ``--fold`` and ``--format`` of the commands on UCI data."""
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=UCI_DATASETS,
+        metavar="NAME",
+        default=list(default),
+        help=f"bundled UCI data sets (default: {default_text}; "
+        f"choices: {', '.join(UCI_DATASETS)})",
+    )
+    parser.add_argument(
+        "--fold",
+        type=int,
+        choices=range(4),
+        default=0,
+        help="predefined fold used as train/test split (default: 0)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "rst"),
+        default="text",
+        help="table format (default: text)",
+    )
+
+
+def _add_convex(parser, defaults):
+    """Options of the convex estimator; ``defaults`` holds the command's own defaults
+    of ``n_arrangements``, ``arrangements`` and ``column_generation``."""
     group = parser.add_argument_group(
         "convex estimator",
-        "Options passed to ConvexThreeLayerRegressor. The ones marked 'if supported' "
-        "exist only in versions of the estimator that have that parameter; using them "
-        "with an older one is an error.",
+        "Options passed to ConvexThreeLayerRegressor (see its documentation). An option "
+        "left out keeps the default given here.",
     )
     group.add_argument(
         "--n-arrangements",
         type=_positive_int,
-        default=n_arrangements_default,
+        default=defaults["n_arrangements"],
         metavar="P",
-        help=f"sampled configurations of the convex program (default: "
-        f"{n_arrangements_default})",
+        help="configurations sampled at random for the convex program, besides the "
+        f"seeded ones of '--arrangements nonconvex' (default: {defaults['n_arrangements']})",
     )
     group.add_argument(
         "--solver",
         choices=("auto", "cvxpy", "native", "ipm", "al-fista"),
         default=None,
-        help="solver of the convex program (default: the estimator's, 'auto')",
+        help="solver of the convex program (default: 'auto')",
     )
     group.add_argument(
         "--arrangements",
         choices=("random", "nonconvex"),
         default=None,
-        help="how configurations are chosen: random sampling, or seeded from an "
-        "Adam-trained network (if supported)",
+        help="'random': only sampled configurations; 'nonconvex': also those of an "
+        f"Adam-trained network (default: {defaults['arrangements']})",
     )
     group.add_argument(
         "--column-generation",
         type=_nonnegative_int,
         default=None,
         metavar="ROUNDS",
-        help="rounds of column generation (if supported)",
+        help="rounds of column generation: each adds up to N configurations "
+        "(--arrangements-per-round) that violate the optimality conditions, and yields "
+        f"a lower bound on the optimum (default: {defaults['column_generation']})",
     )
     group.add_argument(
         "--arrangements-per-round",
         type=_positive_int,
         default=None,
         metavar="N",
-        help="configurations added per column-generation round (if supported)",
+        help="configurations added per column-generation round (default: 10)",
     )
     group.add_argument(
         "--max-arrangements",
         type=_positive_int,
         default=None,
         metavar="P",
-        help="upper limit on the configurations column generation may reach (if supported)",
+        help="upper limit on the configurations column generation may reach (default: none)",
     )
     group.add_argument(
         "--max-time",
         type=_positive_float,
         default=None,
         metavar="SECONDS",
-        help="time limit of one convex fit (if supported)",
+        help="time limit of one convex fit (default: none)",
     )
 
 
@@ -146,22 +185,7 @@ def _convex_params(args):
     return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
 
 
-def build_parser():
-    """The argument parser of the ``skconvexrelu`` command.
-
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-    """
-    parser = argparse.ArgumentParser(
-        prog="skconvexrelu",
-        description=_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run 'skconvexrelu COMMAND --help' for the options of a command.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_compare_parser(sub):
     p = sub.add_parser(
         "compare",
         help="convex fit vs Adam vs MLPRegressor on small UCI data sets (default)",
@@ -170,25 +194,10 @@ def build_parser():
         "and objective (K sub-networks), and scikit-learn's MLPRegressor; print a table "
         "and write a bar plot. Unless told otherwise, the convex fit is seeded with the "
         "configurations of an Adam-trained network and runs one round of column "
-        "generation (when the estimator supports them). " + _FRAMING.replace("\n", " "),
+        "generation. " + _FRAMING.replace("\n", " "),
     )
     _add_common(p, "skconvexrelu-comparison.png")
-    p.add_argument(
-        "--datasets",
-        nargs="+",
-        choices=UCI_DATASETS,
-        metavar="NAME",
-        default=["acute-inflammation", "balloons", "fertility"],
-        help="bundled UCI data sets (default: acute-inflammation balloons fertility; "
-        f"choices: {', '.join(UCI_DATASETS)})",
-    )
-    p.add_argument(
-        "--fold",
-        type=int,
-        choices=range(4),
-        default=0,
-        help="predefined fold used as train/test split (default: 0)",
-    )
+    _add_data(p, COMPARE_DATASETS, " ".join(COMPARE_DATASETS))
     p.add_argument(
         "--K",
         type=_positive_int,
@@ -215,44 +224,34 @@ def build_parser():
         default=1000,
         help="max_iter of MLPRegressor (default: 1000)",
     )
-    p.add_argument(
-        "--format",
-        choices=("text", "rst"),
-        default="text",
-        help="table format (default: text)",
-    )
-    _add_convex(p, 20)
+    defaults = {"n_arrangements": 20, "arrangements": "nonconvex", "column_generation": 1}
+    _add_convex(p, defaults)
 
+
+def _add_table1_parser(sub):
     p = sub.add_parser(
         "table1",
         help="the paper's Table 1 on the six bundled UCI data sets",
-        description="Best of several Adam runs (K=10, width 7, mini-batches of n/8) "
-        "against the convex fit (seeded with an Adam network and grown by column "
-        "generation when the estimator supports it) on the six data sets of the "
-        "paper's Table 1; prints training objective and test error next to the "
-        "paper's numbers. " + _FRAMING.replace("\n", " "),
+        description="The paper's Table 1 on its six data sets (a predefined fold as "
+        "train/test split). Adam trains the non-convex network (K=10 sub-networks of "
+        "width 7, mini-batches of n/8) from several initializations and keeps the "
+        "best. The convex fit starts from the configurations of a separately "
+        "Adam-trained network plus, by default, 20 random ones, and column generation "
+        "adds up to 10 more in each of 5 rounds. For each data set the table shows the "
+        "training objective, test error and fit time of both, the number K* of "
+        "sub-networks of the convex solution, how its configurations were chosen, the "
+        "gap between its objective and a lower bound on the optimum (from column "
+        "generation), and the objectives of SGD and of the convex program printed in "
+        "the paper. " + _FRAMING.replace("\n", " "),
     )
     _add_common(p, None)
-    p.add_argument(
-        "--datasets",
-        nargs="+",
-        choices=UCI_DATASETS,
-        metavar="NAME",
-        default=list(UCI_DATASETS),
-        help="data sets (default: all six)",
-    )
-    p.add_argument(
-        "--fold",
-        type=int,
-        choices=range(4),
-        default=0,
-        help="predefined fold used as train/test split (default: 0)",
-    )
+    _add_data(p, UCI_DATASETS, "all six")
     p.add_argument(
         "--quick",
         action="store_true",
-        help="fast version: 2 Adam runs of 500 steps, 10 random "
-        "configurations, no column generation",
+        help="fast version: at most 2 Adam runs of at most 500 steps; the convex fit "
+        "starts from an Adam network's configurations plus at most 10 random ones, "
+        "without column generation",
     )
     p.add_argument(
         "--restarts",
@@ -266,14 +265,11 @@ def build_parser():
         default=3000,
         help="Adam steps per initialization (default: 3000)",
     )
-    p.add_argument(
-        "--format",
-        choices=("text", "rst"),
-        default="text",
-        help="table format (default: text)",
-    )
-    _add_convex(p, 20)
+    defaults = {"n_arrangements": 20, "arrangements": "nonconvex", "column_generation": 5}
+    _add_convex(p, defaults)
 
+
+def _add_figure4_parser(sub):
     p = sub.add_parser(
         "figure4",
         help="the paper's Figure 4: objective vs time, SGD/Adam vs the convex optimum",
@@ -310,7 +306,28 @@ def build_parser():
         default=None,
         help="step size (default: 0.5 for sgd, 0.01 for adam)",
     )
-    _add_convex(p, 300)
+    defaults = {"n_arrangements": 300, "arrangements": "random", "column_generation": 0}
+    _add_convex(p, defaults)
+
+
+def build_parser():
+    """The argument parser of the ``skconvexrelu`` command.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+    """
+    parser = argparse.ArgumentParser(
+        prog="skconvexrelu",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'skconvexrelu COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_compare_parser(sub)
+    _add_table1_parser(sub)
+    _add_figure4_parser(sub)
     return parser
 
 
@@ -336,9 +353,57 @@ def _plot(func, data, path, quiet):
         print(f"\nwrote {path}")
 
 
-def _run_compare(args):
-    from .experiments import compare, format_table, plot_comparison
+#: (key, header) of the columns of the ``compare`` table.
+_COMPARE_COLUMNS = (
+    ("dataset", "dataset"),
+    ("method", "method"),
+    ("objective", "objective"),
+    ("train_loss", "train loss"),
+    ("test_error", "test MSE"),
+    ("fit_time", "time (s)"),
+    ("n_subnetworks", "sub-nets"),
+    ("certificate_gap", "gap"),
+)
 
+#: (key, header) of the columns of the ``table1`` table.
+_TABLE1_COLUMNS = (
+    ("dataset", "dataset"),
+    ("n", "n"),
+    ("d", "d"),
+    ("adam_objective", "obj Adam"),
+    ("convex_objective", "obj convex"),
+    ("adam_test_error", "test Adam"),
+    ("convex_test_error", "test convex"),
+    ("adam_time", "t Adam"),
+    ("convex_time", "t convex"),
+    ("convex_n_subnetworks", "K*"),
+    ("arrangements", "arrangements"),
+    ("certificate_gap", "gap"),
+    ("paper_sgd", "paper SGD"),
+    ("paper_convex", "paper cvx"),
+)
+
+
+def _print_table(rows, columns, style):
+    keys, headers = zip(*columns, strict=True)
+    print(format_table(rows, list(keys), list(headers), style=style))
+
+
+def _print_compare_notes(rows):
+    print("\nnotes:")
+    for r in rows:
+        print(f"  {r['dataset']} / {r['method']}: {r['note']}")
+    print(
+        "  sub-nets: sub-networks whose output is not identically zero "
+        "(MLPRegressor is dense: n/a)"
+    )
+    print(
+        "  gap: convex objective minus a lower bound on the global optimum, from "
+        "column generation's dual point (certain for the configurations searched)"
+    )
+
+
+def _run_compare(args):
     rows = compare(
         datasets=args.datasets,
         beta_paper=0.1 if args.beta_paper is None else args.beta_paper,
@@ -355,46 +420,14 @@ def _run_compare(args):
     )
     if not args.quiet:
         print(_FRAMING + "\n")
-    columns = [
-        "dataset",
-        "method",
-        "objective",
-        "train_loss",
-        "test_error",
-        "fit_time",
-        "n_subnetworks",
-        "certificate_gap",
-    ]
-    headers = [
-        "dataset",
-        "method",
-        "objective",
-        "train loss",
-        "test MSE",
-        "time (s)",
-        "sub-nets",
-        "gap",
-    ]
-    print(format_table(rows, columns, headers, style=args.format))
+    _print_table(rows, _COMPARE_COLUMNS, args.format)
     if not args.quiet:
-        print("\nnotes:")
-        for r in rows:
-            print(f"  {r['dataset']} / {r['method']}: {r['note']}")
-        print(
-            "  sub-nets: sub-networks whose output is not identically zero "
-            "(MLPRegressor is dense: n/a)"
-        )
-        print(
-            "  gap: convex objective minus a lower bound on the global optimum, from "
-            "column generation's dual point (certain for the configurations searched)"
-        )
+        _print_compare_notes(rows)
     if not args.no_plot:
         _plot(plot_comparison, rows, args.output, args.quiet)
 
 
 def _run_table1(args):
-    from .experiments import format_table, table1
-
     rows = table1(
         datasets=args.datasets,
         beta_paper=0.1 if args.beta_paper is None else args.beta_paper,
@@ -417,44 +450,10 @@ def _run_table1(args):
             "Adam: best of the runs by training objective; paper: the numbers printed "
             "in Table 1 (SGD, convex objective).\n"
         )
-    columns = [
-        "dataset",
-        "n",
-        "d",
-        "adam_objective",
-        "convex_objective",
-        "adam_test_error",
-        "convex_test_error",
-        "adam_time",
-        "convex_time",
-        "convex_n_subnetworks",
-        "arrangements",
-        "certificate_gap",
-        "paper_sgd",
-        "paper_convex",
-    ]
-    headers = [
-        "dataset",
-        "n",
-        "d",
-        "obj Adam",
-        "obj convex",
-        "test Adam",
-        "test convex",
-        "t Adam",
-        "t convex",
-        "K*",
-        "arrangements",
-        "gap",
-        "paper SGD",
-        "paper cvx",
-    ]
-    print(format_table(rows, columns, headers, style=args.format))
+    _print_table(rows, _TABLE1_COLUMNS, args.format)
 
 
 def _run_figure4(args):
-    from .experiments import figure4, plot_figure4
-
     result = figure4(
         width=3 if args.width is None else args.width,
         beta_paper=0.002 if args.beta_paper is None else args.beta_paper,
@@ -495,7 +494,8 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 when the arguments are not usable by this installation.
+        0 on success. Invalid arguments, including a parameter the estimator does not
+        have, exit with argparse's usage error (status 2).
     """
     parser = build_parser()
     args = parser.parse_args(_normalize_argv(sys.argv[1:] if argv is None else argv))
@@ -503,9 +503,7 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         run[args.command](args)
-    except ValueError as exc:
-        if "has no parameter" not in str(exc):
-            raise
+    except UnknownParameterError as exc:
         parser.error(str(exc))
     if not args.quiet:
         print(f"done in {time.perf_counter() - start:.1f} s")

@@ -1,7 +1,8 @@
-"""Growing the set of configurations, and the optimality certificate.
+"""Growing the set of configurations: the search for violated dual constraints.
 
 At a solution of the program over the current configurations, the dual point is
-``V = -grad L(F)``. A configuration ``c`` whose dual constraint
+``V = -grad L(F)`` (:func:`skconvexrelu._certificate.dual_point`). A configuration
+``c`` whose dual constraint
 
     max over feasible u:  |<V_o, sigma D2_c sum_j s_cj D1_cj Xt u_j>| / sum_j ||u_j||  <=  beta
 
@@ -13,7 +14,8 @@ projected gradient ascent from many starts at once.
 
 If the largest value found is ``gamma * beta`` with ``gamma > 1``, then ``V / gamma``
 satisfies every dual constraint that the search examined, and weak duality gives the
-lower bound ``dual(V / gamma)`` on the optimum of the program over those configurations.
+lower bound ``dual(V / gamma)`` on the optimum of the program over those configurations
+(:func:`skconvexrelu._certificate.search_certificate`).
 """
 
 from dataclasses import dataclass
@@ -21,40 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._arrangements import Configurations, configurations_from_networks
-from ._losses import HingeLoss, LogisticLoss, SoftmaxLoss
-
-
-def dual_point(loss, F, Y, w, fit_intercept):
-    """``V = -grad L(F)``, corrected so that each column sums to zero if ``b`` is fitted.
-
-    The dual of the program with an unregularized intercept requires ``sum_i V_io = 0``.
-    At an exact optimum this holds; the correction removes the solver's round-off while
-    keeping ``V`` in the domain of the loss's conjugate.
-    """
-    V = -loss.gradient(F, Y, w)
-    if not fit_intercept:
-        return V
-    if isinstance(loss, (HingeLoss, LogisticLoss)):
-        # entries are w_i a_i y_i with a_i in [0, 1]: shrink the heavier side
-        for o in range(V.shape[1]):
-            pos, neg = V[:, o] > 0, V[:, o] < 0
-            P, N = V[pos, o].sum(), -V[neg, o].sum()
-            if P > N:
-                V[pos, o] *= N / P
-            elif N > P:
-                V[neg, o] *= P / N
-        return V
-    if isinstance(loss, SoftmaxLoss):
-        # V_i = w_i (Y_i - Q_i) with Q_i in the simplex; make sum_i w_i Q_i = sum_i w_i Y_i
-        Q = Y - V / w[:, None]
-        p = w @ Y
-        Q = Q + (p - w @ Q)  # right average, rows still sum to one, maybe negative
-        low = Q.min()
-        if low < 0:
-            lam = -low / (p.min() - low) if p.min() > 0 else 1.0
-            Q = (1 - lam) * Q + lam * p
-        return w[:, None] * (Y - np.clip(Q, 0.0, None))
-    return V - w[:, None] * (V.sum(axis=0) / w.sum())
 
 
 def _unit(A, axes):
@@ -162,30 +130,3 @@ def select_new(current, found, beta, k):
             known.add(key)
             keep.append(p)
     return found.configurations.subset(keep)
-
-
-def certificate(loss, V, Y, w, beta, objective, max_value):
-    """The certificate of a solution (see the module docstring).
-
-    Returns
-    -------
-    dict
-        ``restricted_gap``: ``objective - dual(V)``, the duality gap of the program over
-        the current configurations (solver precision at an optimum);
-        ``max_violation``: ``gamma``, the largest value found by the search divided by
-        ``beta`` (at most 1 means no violated configuration was found);
-        ``lower_bound``: ``dual(V / max(gamma, 1))``, a lower bound on the optimum of the
-        program over every configuration the search examined;
-        ``gap``: ``objective - lower_bound``;
-        ``relative_gap``: ``gap / objective``.
-    """
-    gamma = max_value / beta
-    lower = loss.dual(V / max(gamma, 1.0), Y, w)
-    gap = objective - lower
-    return {
-        "restricted_gap": float(objective - loss.dual(V, Y, w)),
-        "max_violation": float(gamma),
-        "lower_bound": float(lower),
-        "gap": float(gap),
-        "relative_gap": float(gap / abs(objective)) if objective else float("nan"),
-    }

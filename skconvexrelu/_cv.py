@@ -194,7 +194,7 @@ class ConvexThreeLayerRegressorCV(_CVMixin, ConvexThreeLayerRegressor):
                  cvxpy_solver=None, fit_intercept=True, max_iter=None, tol=1e-6,
                  random_state=None, verbose=0, arrangements="random", column_generation=0,
                  arrangements_per_round=10, max_arrangements=None, max_time=None,
-                 warm_start=False, device=None):  # fmt: skip
+                 warm_start=False, device=None, solver_options=None):  # fmt: skip
         _cv_init(self, {k: v for k, v in locals().items() if k not in ("self", "__class__")})
 
 
@@ -224,5 +224,5 @@ class ConvexThreeLayerClassifierCV(_CVMixin, ConvexThreeLayerClassifier):
                  cvxpy_solver=None, fit_intercept=True, max_iter=None, tol=1e-6,
                  random_state=None, verbose=0, arrangements="random", column_generation=0,
                  arrangements_per_round=10, max_arrangements=None, max_time=None,
-                 warm_start=False, device=None):  # fmt: skip
+                 warm_start=False, device=None, solver_options=None):  # fmt: skip
         _cv_init(self, {k: v for k, v in locals().items() if k not in ("self", "__class__")})

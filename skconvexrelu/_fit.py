@@ -2,7 +2,9 @@
 
 configurations (random, seeded) -> solve -> [search violated configurations -> re-solve]*
 -> certificate. Estimators validate and encode their inputs, call
-:func:`fit_convex_program` and store what it returns.
+:func:`fit_convex_program` and store what it returns. The steps are the methods of
+:class:`FitRun`: :meth:`~FitRun.solve` (with the ``"auto"`` fallback to cvxpy),
+:meth:`~FitRun.search` and :meth:`~FitRun.column_generation`, and :meth:`~FitRun.finish`.
 """
 
 import time
@@ -14,7 +16,8 @@ from sklearn.exceptions import ConvergenceWarning
 from tqdm.auto import tqdm
 
 from ._arrangements import drop_useless, sample_configurations
-from ._column_generation import certificate, dual_point, find_violations, select_new
+from ._certificate import dual_point, search_certificate
+from ._column_generation import find_violations, select_new
 from ._program import ConvexProgram
 from ._reconstruction import drop_round_off, network_objective, reconstruct_network
 from ._seeding import blocks_from_network, train_seed_network
@@ -26,28 +29,20 @@ from .solvers import (
     program_size,
     resolve_solver,
 )
+from .solvers.settings import (
+    FirstOrderSettings,
+    IPMSettings,
+    SolverChoiceSettings,
+    settings_of,
+)
 
 #: dropping round-off columns may cost this fraction of the fit's ``tol`` (relative)
 DROP_FRACTION = 0.1
 
 #: an early-stopped first-order fit on at least this many samples per input dimension gets
-#: the narrow-cones advice (at 60,000 x 785, about 76 per dimension, the sampled cones are
-#: 1e-4 radians wide and the program's optimum is near the rescaled sampled networks:
-#: ``benchmarks/bench_wide_cones.py``; at 300 x 11 they are 4e-3 wide)
+#: the narrow-cones advice: the sampled cones are then so narrow that the program's own
+#: optimum can be far from the networks they came from (``benchmarks/bench_wide_cones.py``)
 WIDE_CONES_RATIO = 20
-
-#: ``solver="auto"`` solves with cvxpy after a numerical failure of the native solver only
-#: up to this size (``solvers.program_size``, samples x variables;
-#: Clarabel needs 10 to 23 minutes at 7e6, n = 1,600 of the benchmarks' teacher data);
-#: beyond it the fit raises ``SolverError`` (cross-entropy at 16,000 samples of that data
-#: ends "numerical_error" after 7 to 13 minutes, and Clarabel would then take hours)
-AUTO_FALLBACK_MAX_SIZE = 10_000_000
-
-
-#: ``solver="auto"`` solves again with cvxpy when the native solver stalled above this
-#: stopping criterion on a program small enough for cvxpy (unscaled inputs can leave its
-#: Newton systems beyond double precision: unscaled iris, cross-entropy, 0.95)
-AUTO_FALLBACK_CRITERION = 1e-3
 
 
 @dataclass
@@ -110,7 +105,7 @@ def _finish(program, U, intercept, loss, Y, w, beta, fit_intercept, solver, tol)
             f"({net_objective:.6g}) differs from the convex objective ({objective:.6g}); "
             f"objective_ is the network's. {advice}",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
         objective = net_objective
     return U, intercept, float(objective), coefs, intercepts
@@ -128,6 +123,249 @@ def _current_subnetworks(U, signs):
     return W1, w2
 
 
+class FitRun:
+    """One fit of the convex program: its data, loss and solver set-up, and its clock.
+
+    The methods are the steps of :func:`fit_convex_program`; the parameters are those of
+    that function. ``solver_options`` holds the settings objects of
+    :mod:`skconvexrelu.solvers.settings`: :class:`SolverChoiceSettings` steer the choice
+    of the solver and the fallback, :class:`IPMSettings` go to the interior-point method
+    and :class:`FirstOrderSettings` to the first-order method (cvxpy takes none).
+    """
+
+    def __init__(
+        self,
+        Xt,
+        Y,
+        w,
+        loss,
+        beta,
+        fit_intercept,
+        width,
+        random_state,
+        *,
+        solver="auto",
+        solver_options=None,
+        max_iter=None,
+        tol=1e-6,
+        verbose=0,
+        device=None,
+        cvxpy_solver=None,
+        max_time=None,
+    ):
+        self.start = time.perf_counter()
+        self.Xt, self.Y, self.w, self.loss = Xt, Y, w, loss
+        self.beta, self.fit_intercept, self.width = beta, fit_intercept, width
+        self.rng = random_state
+        self.solver, self.device, self.cvxpy_solver = solver, device, cvxpy_solver
+        self.max_iter, self.tol, self.verbose = max_iter, tol, verbose
+        self.max_time = max_time
+        self.choice = settings_of(solver_options, SolverChoiceSettings)
+        self.settings = {
+            "ipm": settings_of(solver_options, IPMSettings),
+            "al-fista": settings_of(solver_options, FirstOrderSettings),
+        }
+
+    # ------------------------------------------------------------------ the clock
+    def remaining(self):
+        """Seconds left of ``max_time`` (None without a limit)."""
+        if self.max_time is None:
+            return None
+        return max(self.max_time - (time.perf_counter() - self.start), 0.0)
+
+    # --------------------------------------------------------------- configurations
+    def configurations(self, n_arrangements, arrangements, warm):
+        """The configurations and the starting point of the fit.
+
+        Returns ``(conf, U0, b0, seed_net, seed_objective)``: ``warm``'s configurations and
+        solution when given; else sampled configurations, preceded with
+        ``arrangements="nonconvex"`` by those of a trained network (``seed_net``).
+        """
+        if warm is not None:
+            conf, U0, b0 = warm
+            return conf, U0, b0, None, None
+        conf = sample_configurations(self.Xt, self.width, n_arrangements, self.rng)
+        if arrangements != "nonconvex":
+            return conf, None, None, None, None
+        data = (self.Xt, self.Y, self.w, self.loss, self.beta)
+        seed_net, seed_objective, seed_conf = train_seed_network(
+            *data, self.width, self.fit_intercept, self.rng
+        )
+        return drop_useless(seed_conf).concat(conf), None, None, seed_net, seed_objective
+
+    def program(self, conf):
+        """The convex program on ``conf``."""
+        return ConvexProgram(self.Xt, conf, self.Y.shape[1], dtype=self.Xt.dtype)
+
+    # ------------------------------------------------------------------- solving
+    def solver_kwargs(self, name, U0, b0):
+        """The keyword arguments of solver ``name``: ``cvxpy_solver`` is cvxpy's only,
+        ``device`` the first-order method's only; the native solvers take a warm start
+        and their settings."""
+        kwargs = dict(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
+        if name == "cvxpy":
+            kwargs["cvxpy_solver"] = self.cvxpy_solver
+        else:
+            kwargs.update(U0=U0, b0=b0, settings=self.settings[name])
+        if name == "al-fista":
+            kwargs["device"] = self.device
+        return kwargs
+
+    def run(self, name, program, U0, b0):
+        """Solve ``program`` with the resolved solver ``name``."""
+        return get_solver(name)(
+            program,
+            self.loss,
+            self.Y,
+            self.w,
+            self.beta,
+            self.fit_intercept,
+            max_time=self.remaining(),
+            **self.solver_kwargs(name, U0, b0),
+        )
+
+    def solve(self, program, U0, b0):
+        """Solve ``program`` with the solver the user chose, from ``(U0, b0)``.
+
+        With ``solver="auto"`` a native solve that fails numerically (or stalls far from
+        ``tol`` on a program cvxpy can take) is redone with cvxpy (:meth:`fallback`).
+        """
+        name = resolve_solver(
+            self.solver, program, self.device, self.loss, self.choice, self.settings["ipm"]
+        )
+        may_fall_back = name != "cvxpy" and self.solver == "auto"
+        try:
+            result = self.run(name, program, U0, b0)
+        except np.linalg.LinAlgError as exc:
+            if not may_fall_back:
+                raise SolverError(
+                    f"The {name} solver failed numerically ({exc}). Standardize the "
+                    "features (StandardScaler), use a larger beta, or try "
+                    "solver='cvxpy'."
+                ) from exc
+            failure = str(exc)
+        else:
+            failure = self.native_failure(program, result) if may_fall_back else None
+            if failure is None:
+                return result
+        return self.fallback(program, failure)
+
+    def native_failure(self, program, result):
+        """Why a native ``result`` calls for the cvxpy fallback, or None when it is kept."""
+        if result.status == "numerical_error":
+            return "ill-conditioned Newton systems"
+        if (
+            result.status == "stalled"
+            and result.stop_criterion > self.choice.fallback_criterion
+            and cvxpy_sized(program, self.choice)
+        ):
+            return f"stalled at stopping criterion {result.stop_criterion:.2g}"
+        return None
+
+    def fallback(self, program, failure):
+        """Solve ``program`` with cvxpy after the native ``failure``, with a warning; raise
+        :class:`SolverError` when the program is too large for cvxpy."""
+        size = program_size(program)
+        limit = self.choice.fallback_max_size
+        if size > limit:
+            raise SolverError(
+                f"The native solver failed numerically ({failure}) on a program too large "
+                f"for the cvxpy fallback ({size:.3g} samples x variables, more "
+                f"than {limit:.3g}). Standardize the features "
+                "(StandardScaler), use a larger beta or another loss, or fit a subsample."
+            )
+        warnings.warn(
+            f"The native solver failed numerically ({failure}); solving with cvxpy.",
+            ConvergenceWarning,
+            stacklevel=5,
+        )
+        return self.run("cvxpy", program, None, None)
+
+    # -------------------------------------------------------- column generation
+    def search(self, program, result):
+        """Search for configurations whose dual constraint ``result``'s dual point
+        violates; returns ``(found, certificate)``
+        (:func:`~skconvexrelu._certificate.search_certificate`)."""
+        F = program.forward(result.U) + result.intercept
+        r = dual_point(self.loss, F, self.Y, self.w, self.fit_intercept)
+        init = _current_subnetworks(result.U, program.conf.signs)
+        found = find_violations(self.Xt, r, self.width, self.rng, init=init)
+        cert = search_certificate(
+            self.loss, r, self.Y, self.w, self.beta, result.objective, found.max_value
+        )
+        return found, cert
+
+    def column_generation(self, program, result, rounds, per_round, max_arrangements):
+        """Up to ``rounds`` rounds: search, add up to ``per_round`` violated
+        configurations (at most ``max_arrangements`` in all), solve again from the last
+        solution. Stops when the search finds none or ``max_time`` runs out.
+
+        Returns ``(program, result, path, certificate, n_rounds)``; ``path`` holds the
+        objective after each solve, the certificate is that of the last solution.
+        """
+        path, n_rounds = [result.objective], 0
+        bar = tqdm(range(rounds), disable=not self.verbose, desc="column generation")
+        for _ in bar:
+            found, cert = self.search(program, result)
+            bar.set_postfix(objective=result.objective, violation=cert["max_violation"])
+            conf = program.conf
+            budget = per_round
+            if max_arrangements is not None:
+                budget = min(budget, max_arrangements - conf.n_configurations)
+            new = select_new(conf, found, self.beta * (1 + 1e-3), max(budget, 0))
+            if new.n_configurations == 0 or self.out_of_time(n_rounds):
+                break
+            program = self.program(conf.concat(new))
+            U0 = _pad(result.U, program.conf.n_configurations)
+            result = self.solve(program, U0, result.intercept)
+            path.append(result.objective)
+            n_rounds += 1
+        else:
+            # the budget of rounds is spent: certify the last solution
+            _, cert = self.search(program, result)
+        return program, result, path, cert, n_rounds
+
+    def out_of_time(self, n_rounds):
+        """Whether ``max_time`` ran out (with a warning) after ``n_rounds`` rounds."""
+        left = self.remaining()
+        if left is None or left > 0:
+            return False
+        warnings.warn(
+            f"max_time={self.max_time} s reached during column generation after "
+            f"{n_rounds} rounds; returning the best point found so far.",
+            ConvergenceWarning,
+            stacklevel=5,
+        )
+        return True
+
+    # -------------------------------------------------------------------- finish
+    def finish(self, program, result, seed_net, cert):
+        """The :class:`FitOutcome` of ``result``: its network (or the seed network's when
+        that is better) and the certificate updated to the returned objective."""
+        data = (self.loss, self.Y, self.w, self.beta, self.fit_intercept)
+        out = _finish(program, result.U, result.intercept, *data, result.solver, self.tol)
+        if seed_net is not None:
+            # the seed network is a feasible point: never return anything worse
+            U_seed, b_seed = blocks_from_network(seed_net, program)
+            seed = _finish(program, U_seed, b_seed, *data, "seed", self.tol)
+            if seed[2] < out[2]:
+                out = seed
+        U, intercept, objective, coefs, intercepts = out
+        if cert is not None:
+            gap = float(objective - cert["lower_bound"])
+            cert.update(objective=float(objective), gap=gap, relative_gap=gap / abs(objective))
+        return FitOutcome(
+            program=program,
+            U=U,
+            intercept=intercept,
+            objective=float(objective),
+            coefs=coefs,
+            intercepts=intercepts,
+            result=result,
+            certificate=cert,
+        )
+
+
 def fit_convex_program(
     Xt,
     Y,
@@ -141,182 +379,63 @@ def fit_convex_program(
     random_state,
     solver="auto",
     solver_options=None,
+    max_iter=None,
+    tol=1e-6,
+    verbose=0,
+    device=None,
+    cvxpy_solver=None,
     arrangements="random",
     column_generation=0,
     arrangements_per_round=10,
     max_arrangements=None,
     max_time=None,
     warm=None,
-    verbose=0,
 ):
     """Sample (or reuse) configurations, solve, grow the sample, certify.
 
     Parameters
     ----------
+    solver_options : settings object, list of them, or None
+        The estimators' ``solver_options`` (see :class:`FitRun`).
+    max_iter, tol, verbose, device, cvxpy_solver
+        Passed to the solvers that take them (see :meth:`FitRun.solver_kwargs`).
     warm : tuple (Configurations, U, intercept) or None
         A previous fit's configurations and solution, to start from.
+
+    The other parameters are the estimators' (``random_state`` a ``RandomState``).
 
     Returns
     -------
     FitOutcome
     """
-    start = time.perf_counter()
-    rng = random_state
-    solver_options = dict(solver_options or {})
-    seed_net = seed_objective = None
-    if warm is not None:
-        conf, U0, b0 = warm
-    else:
-        conf, U0, b0 = sample_configurations(Xt, width, n_arrangements, rng), None, None
-        if arrangements == "nonconvex":
-            seed_net, seed_objective, seed_conf = train_seed_network(
-                Xt, Y, w, loss, beta, width, fit_intercept, rng
-            )
-            conf = drop_useless(seed_conf).concat(conf)
-
-    def remaining():
-        return None if max_time is None else max(max_time - (time.perf_counter() - start), 0.0)
-
-    def options_for(name, U0, b0):
-        """The keyword arguments of solver ``name``: ``cvxpy_solver`` is cvxpy's only,
-        ``device`` the first-order method's only."""
-        options = {
-            k: v for k, v in solver_options.items() if k not in ("cvxpy_solver", "device")
-        }
-        if name == "cvxpy":
-            options["cvxpy_solver"] = solver_options.get("cvxpy_solver")
-        else:
-            options.update(U0=U0, b0=b0)
-        if name == "al-fista":
-            options["device"] = solver_options.get("device")
-        return options
-
-    def run(name, program, U0, b0):
-        return get_solver(name)(
-            program,
-            loss,
-            Y,
-            w,
-            beta,
-            fit_intercept,
-            max_time=remaining(),
-            **options_for(name, U0, b0),
-        )
-
-    def solve(program, U0, b0):
-        name = resolve_solver(solver, program, solver_options.get("device"), loss)
-        try:
-            result = run(name, program, U0, b0)
-        except np.linalg.LinAlgError as exc:
-            if name == "cvxpy" or solver != "auto":
-                raise SolverError(
-                    f"The {name} solver failed numerically ({exc}). Standardize the "
-                    "features (StandardScaler), use a larger beta, or try "
-                    "solver='cvxpy'."
-                ) from exc
-            failure = str(exc)
-        else:
-            if name == "cvxpy" or solver != "auto":
-                return result
-            if result.status == "numerical_error":
-                failure = "ill-conditioned Newton systems"
-            elif (
-                result.status == "stalled"
-                and result.stop_criterion > AUTO_FALLBACK_CRITERION
-                and cvxpy_sized(program)
-            ):
-                failure = f"stalled at stopping criterion {result.stop_criterion:.2g}"
-            else:
-                return result
-        size = program_size(program)
-        if size > AUTO_FALLBACK_MAX_SIZE:
-            raise SolverError(
-                f"The native solver failed numerically ({failure}) on a program too large "
-                f"for the cvxpy fallback ({size:.3g} samples x variables, more "
-                f"than {AUTO_FALLBACK_MAX_SIZE:.3g}). Standardize the features "
-                "(StandardScaler), use a larger beta or another loss, or fit a subsample."
-            )
-        warnings.warn(
-            f"The native solver failed numerically ({failure}); solving with cvxpy.",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
-        return run("cvxpy", program, None, None)
-
-    program = ConvexProgram(Xt, conf, Y.shape[1], dtype=Xt.dtype)
-    result = solve(program, U0 if U0 is None else _pad(U0, conf.n_configurations), b0)
-    path = [result.objective]
-    cert, n_rounds = None, 0
-    if column_generation > 0:
-        bar = tqdm(range(column_generation), disable=not verbose, desc="column generation")
-        for _ in bar:
-            F = program.forward(result.U) + result.intercept
-            V = dual_point(loss, F, Y, w, fit_intercept)
-            found = find_violations(
-                Xt, V, width, rng, init=_current_subnetworks(result.U, conf.signs)
-            )
-            cert = certificate(loss, V, Y, w, beta, result.objective, found.max_value)
-            bar.set_postfix(objective=result.objective, violation=cert["max_violation"])
-            budget = arrangements_per_round
-            if max_arrangements is not None:
-                budget = min(budget, max_arrangements - conf.n_configurations)
-            new = select_new(conf, found, beta * (1 + 1e-3), max(budget, 0))
-            if new.n_configurations == 0:
-                break
-            if remaining() is not None and remaining() <= 0:
-                warnings.warn(
-                    f"max_time={max_time} s reached during column generation after "
-                    f"{n_rounds} rounds; returning the best point found so far.",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
-                break
-            conf = conf.concat(new)
-            program = ConvexProgram(Xt, conf, Y.shape[1], dtype=Xt.dtype)
-            result = solve(program, _pad(result.U, conf.n_configurations), result.intercept)
-            path.append(result.objective)
-            n_rounds += 1
-        else:
-            # the budget of rounds is spent: certify the last solution
-            F = program.forward(result.U) + result.intercept
-            V = dual_point(loss, F, Y, w, fit_intercept)
-            found = find_violations(
-                Xt, V, width, rng, init=_current_subnetworks(result.U, conf.signs)
-            )
-            cert = certificate(loss, V, Y, w, beta, result.objective, found.max_value)
-
-    tol = solver_options.get("tol", 1e-6)
-    U, intercept, objective, coefs, intercepts = _finish(
-        program,
-        result.U,
-        result.intercept,
-        loss,
+    fit = FitRun(
+        Xt,
         Y,
         w,
+        loss,
         beta,
         fit_intercept,
-        result.solver,
-        tol,
+        width,
+        random_state,
+        solver=solver,
+        solver_options=solver_options,
+        max_iter=max_iter,
+        tol=tol,
+        verbose=verbose,
+        device=device,
+        cvxpy_solver=cvxpy_solver,
+        max_time=max_time,
     )
-    if seed_net is not None:
-        # the seed network is a feasible point: never return anything worse
-        U_seed, b_seed = blocks_from_network(seed_net, program)
-        seed = _finish(program, U_seed, b_seed, loss, Y, w, beta, fit_intercept, "seed", tol)
-        if seed[2] < objective:
-            U, intercept, objective, coefs, intercepts = seed
-    if cert is not None:
-        gap = float(objective - cert["lower_bound"])
-        cert.update(objective=float(objective), gap=gap, relative_gap=gap / abs(objective))
-    return FitOutcome(
-        program=program,
-        U=U,
-        intercept=intercept,
-        objective=float(objective),
-        coefs=coefs,
-        intercepts=intercepts,
-        result=result,
-        objective_path=path,
-        certificate=cert,
-        seed_objective=seed_objective,
-        n_rounds=n_rounds,
+    conf, U0, b0, seed_net, seed_objective = fit.configurations(
+        n_arrangements, arrangements, warm
     )
+    program = fit.program(conf)
+    result = fit.solve(program, U0 if U0 is None else _pad(U0, conf.n_configurations), b0)
+    path, cert, n_rounds = [result.objective], None, 0
+    if column_generation > 0:
+        program, result, path, cert, n_rounds = fit.column_generation(
+            program, result, column_generation, arrangements_per_round, max_arrangements
+        )
+    out = fit.finish(program, result, seed_net, cert)
+    out.objective_path, out.seed_objective, out.n_rounds = path, seed_objective, n_rounds
+    return out

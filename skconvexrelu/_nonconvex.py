@@ -1,6 +1,6 @@
 """The non-convex three-layer ReLU model and its projected-Adam trainer.
 
-The model is the one of the design notes, section 1: ``K`` parallel sub-networks
+The model (doc/math.rst, "The network") is ``K`` parallel sub-networks
 
     f(x) = sum_k relu(relu(x~ W1_k) w2_k) w3_k + b
 
@@ -13,6 +13,20 @@ matches the blocks of the convex program), trained on
 It serves as a baseline, as a source of configurations to seed the convex program
 (:func:`network_configurations`) and as a way to express any such network in
 scikit-learn's MLP layout (:func:`to_mlp_layout`).
+
+>>> import numpy as np
+>>> from skconvexrelu._losses import SquaredLoss
+>>> from skconvexrelu._nonconvex import objective, train_adam
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(40, 3))
+>>> Xt = np.hstack([X, np.ones((40, 1))])
+>>> Y = np.abs(X[:, :1]) - 0.5
+>>> w = np.full(40, 1 / 40)
+>>> net, history = train_adam(Xt, Y, w, SquaredLoss(), beta=1e-3, n_steps=200,
+...                           random_state=0)
+>>> bool(np.isclose(objective(net, Xt, Y, w, SquaredLoss(), 1e-3),
+...                 history["objective"].min()))
+True
 """
 
 import time
@@ -22,7 +36,6 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._arrangements import configurations_from_networks
-from ._losses import HingeLoss, LogisticLoss, SoftmaxLoss, SquaredLoss
 
 _PARAMS = ("W1", "w2", "w3", "b")
 
@@ -153,6 +166,9 @@ class _NumpyEngine:
     def to_params(self, net):
         return [np.array(getattr(net, p), dtype=float) for p in _PARAMS]
 
+    def copy_params(self, params):
+        return [p.copy() for p in params]
+
     def to_network(self, params):
         return NonConvexNetwork(*(np.array(p) for p in params), self.n_outputs)
 
@@ -183,16 +199,18 @@ class _TorchEngine(_NumpyEngine):
 
         self.torch = torch
         self.device = torch.device(device if device is not None else "cpu")
+        super().__init__(
+            self.tensor(Xt), self.tensor(Y), self.tensor(w), loss, beta, n_outputs
+        )
 
-        def tensor(a):
-            return torch.as_tensor(np.asarray(a, dtype=float), device=self.device)
-
-        self.tensor = tensor
-        super().__init__(tensor(Xt), tensor(Y), tensor(w), loss, beta, n_outputs)
-        self.loss_fn = _torch_loss(loss)
+    def tensor(self, a):
+        return self.torch.as_tensor(np.asarray(a, dtype=float), device=self.device)
 
     def to_params(self, net):
         return [self.tensor(getattr(net, p)).clone() for p in _PARAMS]
+
+    def copy_params(self, params):
+        return [p.clone() for p in params]
 
     def to_network(self, params):
         return NonConvexNetwork(
@@ -209,7 +227,7 @@ class _TorchEngine(_NumpyEngine):
         idx = torch.arange(K, device=w3.device)
         W3 = W3.index_put((idx, idx % self.n_outputs), w3)
         F = A @ W3 + b
-        return self.loss_fn(F, Y, w) + 0.5 * self.beta * ((w2 * w2).sum() + (w3 * w3).sum())
+        return self.loss.torch(F, Y, w) + 0.5 * self.beta * ((w2 * w2).sum() + (w3 * w3).sum())
 
     def full_objective(self, params):
         with self.torch.no_grad():
@@ -225,18 +243,126 @@ class _TorchEngine(_NumpyEngine):
         return float(value.detach()), list(grads)
 
 
-def _torch_loss(loss):
-    import torch
+def _make_engine(backend, Xt, Y, w, loss, beta, device):
+    """The engine of ``backend`` ("numpy" or "torch") on the training data."""
+    n_outputs = Y.shape[1]
+    if backend == "numpy":
+        return _NumpyEngine(Xt, Y, w, loss, beta, n_outputs)
+    if backend == "torch":
+        return _TorchEngine(Xt, Y, w, loss, beta, n_outputs, device)
+    raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}.")
 
-    if isinstance(loss, SquaredLoss):
-        return lambda F, Y, w: 0.5 * (w * ((F - Y) ** 2).sum(1)).sum()
-    if isinstance(loss, HingeLoss):
-        return lambda F, Y, w: (w * torch.relu(1.0 - Y * F).sum(1)).sum()
-    if isinstance(loss, LogisticLoss):
-        return lambda F, Y, w: -(w * torch.nn.functional.logsigmoid(Y * F).sum(1)).sum()
-    if isinstance(loss, SoftmaxLoss):
-        return lambda F, Y, w: (w * (torch.logsumexp(F, 1) - (Y * F).sum(1))).sum()
-    raise ValueError(f"The torch backend does not support the loss {loss!r}.")
+
+def _starting_network(init, n_subnetworks, n_features_tilde, width, n_outputs, rng):
+    """A copy of ``init``, or a random network drawn from ``rng`` when it is None."""
+    if init is None:
+        return init_network(n_subnetworks, n_features_tilde, width, n_outputs, rng)
+    return init.copy()
+
+
+class _Batches:
+    """Mini-batches of ``batch_size`` rows, reshuffled by ``rng`` at every epoch.
+
+    ``full`` is True when every step uses all the data (``batch_size`` None or at least
+    ``n``); then :meth:`next` is never called.
+    """
+
+    def __init__(self, n, batch_size, rng):
+        self.full = batch_size is None or batch_size >= n
+        self.n, self.size, self.rng = n, batch_size, rng
+        self.order, self.pos = np.arange(n), n
+
+    def next(self):
+        """Row indices of the next mini-batch."""
+        if self.pos + self.size > self.n:
+            self.order, self.pos = self.rng.permutation(self.n), 0
+        idx = self.order[self.pos : self.pos + self.size]
+        self.pos += self.size
+        return idx
+
+
+class _Recorder:
+    """The recorded full-data objectives and a copy of the best iterate so far."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.times, self.objectives, self.steps = [], [], []
+        self.best_value, self.best = np.inf, None
+        self.start = time.perf_counter()
+
+    def elapsed(self):
+        return time.perf_counter() - self.start
+
+    def record(self, step, value, params):
+        self.times.append(self.elapsed())
+        self.objectives.append(value)
+        self.steps.append(step)
+        if self.best is None or value < self.best_value:  # a nan never replaces a number
+            self.best_value, self.best = value, self.engine.copy_params(params)
+
+    def history(self):
+        return {
+            "time": np.asarray(self.times),
+            "objective": np.asarray(self.objectives),
+            "step": np.asarray(self.steps, dtype=int),
+        }
+
+
+class _Adam:
+    """Bias-corrected Adam on the trained parameters, then the projection of ``W1``."""
+
+    def __init__(self, params, fit_intercept, learning_rate, betas, eps):
+        self.trained = [0, 1, 2, 3] if fit_intercept else [0, 1, 2]
+        self.m1 = [params[i] * 0 for i in range(4)]
+        self.m2 = [params[i] * 0 for i in range(4)]
+        self.learning_rate, self.betas, self.eps = learning_rate, betas, eps
+
+    def update(self, params, grads, step):
+        """Step number ``step`` (from 1) on ``params``, in place."""
+        b1, b2 = self.betas
+        m1, m2 = self.m1, self.m2
+        c1, c2 = 1.0 - b1**step, 1.0 - b2**step
+        for i in self.trained:
+            m1[i] = b1 * m1[i] + (1.0 - b1) * grads[i]
+            m2[i] = b2 * m2[i] + (1.0 - b2) * grads[i] * grads[i]
+            params[i] = params[i] - self.learning_rate * (m1[i] / c1) / (
+                (m2[i] / c2) ** 0.5 + self.eps
+            )
+        _project(params[0])
+
+
+def _gradient(engine, params, batches, recorder, step, record_every):
+    """The gradient of step ``step``; records the full objective every ``record_every``
+    steps (a full-batch step's own objective, else one extra evaluation)."""
+    if batches.full:
+        value, grads = engine.objective_and_gradient(params, None)
+        if step % record_every == 0:
+            recorder.record(step, value, params)
+        return grads
+    if step % record_every == 0:
+        recorder.record(step, engine.full_objective(params), params)
+    _, grads = engine.objective_and_gradient(params, batches.next())
+    return grads
+
+
+def _run_adam(engine, params, adam, batches, n_steps, record_every, max_time, verbose):
+    """Up to ``n_steps`` Adam steps on ``params``; the recorder of their objectives."""
+    from tqdm.auto import tqdm
+
+    recorder = _Recorder(engine)
+    with tqdm(total=n_steps, disable=not verbose, desc="adam") as bar:
+        step = 0
+        while step < n_steps:
+            grads = _gradient(engine, params, batches, recorder, step, record_every)
+            step += 1
+            adam.update(params, grads, step)
+            if verbose and recorder.objectives:
+                bar.set_postfix(objective=f"{recorder.objectives[-1]:.6g}", refresh=False)
+            bar.update(1)
+            if max_time is not None and recorder.elapsed() > max_time:
+                break
+        recorder.record(step, engine.full_objective(params), params)
+    return recorder
 
 
 def train_adam(
@@ -269,12 +395,9 @@ def train_adam(
 
     Parameters
     ----------
-    Xt : ndarray of shape (n, d~)
-        The data, with a column of ones appended when a first-layer bias is used.
-    Y : ndarray of shape (n, n_outputs)
-        Encoded targets.
-    w : ndarray of shape (n,)
-        Sample weights summing to one.
+    Xt, Y, w : ndarrays of shape (n, d~), (n, n_outputs) or (n,), and (n,)
+        The data (with a column of ones when a first-layer bias is used), the encoded
+        targets and the sample weights (summing to one).
     loss : Loss
         A loss from :mod:`skconvexrelu._losses`.
     beta : float
@@ -300,9 +423,9 @@ def train_adam(
     verbose : int
         Show a progress bar with the current objective.
     backend : {"numpy", "torch"}
-        ``"torch"`` runs the same algorithm on torch tensors (torch imported lazily).
+        ``"torch"`` runs the same algorithm on torch tensors (torch imported lazily) on
+        ``device`` (e.g. ``"cuda"``; None: the CPU).
     device : str or None
-        Torch device, e.g. ``"cuda"`` (torch backend only).
     adam_betas : (float, float)
     adam_eps : float
 
@@ -312,107 +435,29 @@ def train_adam(
         The best recorded iterate; its objective is ``min(history["objective"])``.
     history : dict
         Arrays ``time`` (seconds since the start), ``objective`` and ``step``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skconvexrelu._losses import SquaredLoss
-    >>> from skconvexrelu._nonconvex import objective, train_adam
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(40, 3))
-    >>> Xt = np.hstack([X, np.ones((40, 1))])
-    >>> Y = np.abs(X[:, :1]) - 0.5
-    >>> w = np.full(40, 1 / 40)
-    >>> net, history = train_adam(Xt, Y, w, SquaredLoss(), beta=1e-3, n_steps=200,
-    ...                           random_state=0)
-    >>> bool(np.isclose(objective(net, Xt, Y, w, SquaredLoss(), 1e-3),
-    ...                 history["objective"].min()))
-    True
     """
-    Xt = np.asarray(Xt, dtype=float)
+    Xt, w = np.asarray(Xt, dtype=float), np.asarray(w, dtype=float)
     Y = np.asarray(Y, dtype=float)
     Y = Y[:, None] if Y.ndim == 1 else Y
-    w = np.asarray(w, dtype=float)
     n, n_outputs = Y.shape
     rng = check_random_state(random_state)
-    if init is None:
-        net = init_network(n_subnetworks, Xt.shape[1], width, n_outputs, rng)
-    else:
-        net = init.copy()
+    net = _starting_network(init, n_subnetworks, Xt.shape[1], width, n_outputs, rng)
     if not fit_intercept:
         net.b = np.zeros(n_outputs)
-    if backend == "numpy":
-        engine = _NumpyEngine(Xt, Y, w, loss, beta, n_outputs)
-    elif backend == "torch":
-        engine = _TorchEngine(Xt, Y, w, loss, beta, n_outputs, device)
-    else:
-        raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}.")
+    engine = _make_engine(backend, Xt, Y, w, loss, beta, device)
     params = engine.to_params(net)
-    _is_torch = backend == "torch"
     _project(params[0])
-    trained = [0, 1, 2, 3] if fit_intercept else [0, 1, 2]
-    m1 = [params[i] * 0 for i in range(4)]
-    m2 = [params[i] * 0 for i in range(4)]
-    b1, b2 = adam_betas
+    adam = _Adam(params, fit_intercept, learning_rate, adam_betas, adam_eps)
+    batches = _Batches(n, batch_size, rng)
     record_every = max(int(record_every), 1)
-    full_batch = batch_size is None or batch_size >= n
-    order, pos = np.arange(n), n
-
-    from tqdm.auto import tqdm
-
-    times, objectives, steps = [], [], []
-    best_value, best = np.inf, None
-    start = time.perf_counter()
-
-    def record(step, value):
-        nonlocal best_value, best
-        times.append(time.perf_counter() - start)
-        objectives.append(value)
-        steps.append(step)
-        if best is None or value < best_value:  # a nan never replaces a number
-            best_value, best = value, [p.clone() if _is_torch else p.copy() for p in params]
-
-    with tqdm(total=n_steps, disable=not verbose, desc="adam") as bar:
-        step = 0
-        while step < n_steps:
-            if full_batch:
-                value, grads = engine.objective_and_gradient(params, None)
-                if step % record_every == 0:
-                    record(step, value)
-            else:
-                if step % record_every == 0:
-                    record(step, engine.full_objective(params))
-                if pos + batch_size > n:
-                    order, pos = rng.permutation(n), 0
-                idx = order[pos : pos + batch_size]
-                pos += batch_size
-                _, grads = engine.objective_and_gradient(params, idx)
-            step += 1
-            c1, c2 = 1.0 - b1**step, 1.0 - b2**step
-            for i in trained:
-                m1[i] = b1 * m1[i] + (1.0 - b1) * grads[i]
-                m2[i] = b2 * m2[i] + (1.0 - b2) * grads[i] * grads[i]
-                params[i] = params[i] - learning_rate * (m1[i] / c1) / (
-                    (m2[i] / c2) ** 0.5 + adam_eps
-                )
-            _project(params[0])
-            if verbose and objectives:
-                bar.set_postfix(objective=f"{objectives[-1]:.6g}", refresh=False)
-            bar.update(1)
-            if max_time is not None and time.perf_counter() - start > max_time:
-                break
-        record(step, engine.full_objective(params))
-
-    history = {
-        "time": np.asarray(times),
-        "objective": np.asarray(objectives),
-        "step": np.asarray(steps, dtype=int),
-    }
-    return engine.to_network(best), history
+    recorder = _run_adam(
+        engine, params, adam, batches, n_steps, record_every, max_time, verbose
+    )
+    return engine.to_network(recorder.best), recorder.history()
 
 
 def to_mlp_layout(net, fit_intercept=True):
-    """The network in scikit-learn's MLP layout (design notes, section 3).
+    """The network in scikit-learn's MLP layout (doc/math.rst, "Rebuilding the network").
 
     Parameters
     ----------
@@ -443,12 +488,13 @@ def network_configurations(net, Xt):
     """The configurations ``(D1, s, D2)`` of the network's ``K`` sub-networks on ``Xt``.
 
     The network is a feasible point of the convex program built on these
-    configurations (design notes, section 4), so that program's optimum is never worse
-    than the network's objective. For sub-network ``k`` with configuration ``c`` put
-    ``u_j = |w3_k| |w2_kj| W1_k[:, j]`` in block ``(c, sign(w3_k))`` of output
-    ``k % n_outputs``. Since ``D1 = 1[Xt W1_k >= 0]`` and ``s = sign(w2_k)``, the first
-    cone constraints hold, ``relu(Xt W1_k) w2_k = sum_j s_j D1_j Xt (|w2_kj| W1_k[:, j])``
-    so ``g = |w3_k| relu(Xt W1_k) w2_k`` and ``D2 = 1[g >= 0]`` makes the second ones
+    configurations (doc/math.rst, "Seeding from a trained network"), so that program's
+    optimum is never worse than the network's objective. For sub-network ``k`` with
+    configuration ``c`` put ``u_j = |w3_k| |w2_kj| W1_k[:, j]`` in block
+    ``(c, sign(w3_k))`` of output ``k % n_outputs``. Since ``D1 = 1[Xt W1_k >= 0]`` and
+    ``s = sign(w2_k)``, the first cone constraints hold,
+    ``relu(Xt W1_k) w2_k = sum_j s_j D1_j Xt (|w2_kj| W1_k[:, j])``, so
+    ``g = |w3_k| relu(Xt W1_k) w2_k`` and ``D2 = 1[g >= 0]`` makes the second ones
     hold; then ``sigma D2 g`` is exactly the sub-network's output. The penalty is no
     larger: ``beta sum_j ||u_j|| <= beta |w3_k| ||w2_k|| ||W1_k||_F
     <= (beta/2)(||w2_k||^2 + w3_k^2)`` (Cauchy-Schwarz, ``||W1_k||_F <= 1``, AM-GM).

@@ -4,7 +4,7 @@ Variables are stored as one array ``U`` of shape ``(n_outputs, 2, P, d~, m)``: f
 output ``o``, each output sign ``sigma`` (index 0 for +1, 1 for -1) and each
 configuration ``c`` there is a ``d~ x m`` block whose columns are the ``u_j``.
 
-With ``Z = Xt u_j`` for every column, the program of the design notes (section 2) is::
+With ``Z = Xt u_j`` for every column, the program (see :ref:`math`) is::
 
     g[o, sigma, c] = sum_j s_cj * D1_cj * Z[o, sigma, c, j]          (n,)
     F[:, o]        = sum_{sigma, c} sigma * D2_c * g[o, sigma, c] + b_o

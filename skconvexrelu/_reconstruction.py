@@ -72,7 +72,7 @@ def network_penalty(coefs, beta):
 
 
 def network_objective(coefs, intercepts, X, Y, w, loss, beta):
-    """The training objective of the non-convex network (design, section 1)."""
+    """The training objective of the non-convex network (doc/math.rst, "The network")."""
     F = network_forward(coefs, intercepts, X)
     return loss.value(F, Y, w) + network_penalty(coefs, beta)
 
@@ -82,19 +82,18 @@ def drop_round_off(program, U, intercept, loss, Y, w, beta, budget=1e-7):
 
     A column is round-off when its effect on the outputs, ``max_i |Xt u_j|``, is below
     1e-7 of the targets' scale (or 1e-6 of the largest column's effect). Interior-point
-    solutions carry hundreds of them; each block's round-off columns are dropped, the
+    solutions carry many of them; each block's round-off columns are dropped, the
     blocks with the smallest effects first, as long as
 
     - the block's cone constraints hold as well as they did (dropping some columns of a
-      block that stays changes its second-layer pre-activation: Clarabel's hinge solution
-      of the teacher data at n = 100 violated them by 6e-6 after dropping), and
+      block that stays changes its second-layer pre-activation, which can break them),
+      and
     - the objective rises by at most ``budget`` (relative) in all. Together the round-off
-      columns can matter: on the hinge loss the samples on the margin make dropping all
-      of them cost up to 2e-4 of the objective (teacher data, n = 40; 3e-4 on
-      acute-inflammation), while on the smooth losses dropping them lowers it. The fit
-      passes a tenth of its ``tol``, so the network stays within about ``1.1 tol`` of
-      the optimum the solver certified (teacher hinge at n = 40: 37 of 40 blocks stay
-      with a budget of 1e-7, 20 with 1e-5, 12 with 1e-4).
+      columns can matter: with the hinge loss, the samples on the margin can make
+      dropping all of them cost more than the solver's tolerance, while on the smooth
+      losses dropping them lowers the objective. The fit passes a tenth of its ``tol``,
+      so the network stays within about ``1.1 tol`` of the optimum the solver
+      certified.
 
     The cost is one pass over the data for the columns and one evaluation of the loss
     per candidate block.

@@ -8,7 +8,7 @@ from ._base import BaseConvexThreeLayer, fit_context
 
 _PARAMS_DOC = """
     beta : float, default=1e-3
-        Weight decay ``beta`` of the training objective (design, section 1), which is the
+        Weight decay ``beta`` of the training objective (see :ref:`math`), which is the
         group-lasso weight of the convex program. The objective is normalized per sample,
         so the paper's ``beta`` corresponds to ``beta / n_samples`` here. Larger values
         give fewer sub-networks.
@@ -26,11 +26,10 @@ _PARAMS_DOC = """
         ``"al-fista"`` its matrix-free first-order method (augmented Lagrangian with
         accelerated proximal steps; memory and time per step linear in ``n_samples``,
         for wide inputs, and the one that runs on torch, see ``device``). ``"native"``
-        picks ``"ipm"`` when one of its iterations is affordable
-        (``skconvexrelu.solvers.IPM_MAX_FLOPS``), else ``"al-fista"``. ``"auto"`` picks
-        ``"native"`` for the cross-entropy loss and above
-        ``skconvexrelu.solvers.AUTO_NATIVE_SIZE`` samples x variables, cvxpy otherwise.
-        ``solver_`` says what ran.
+        picks ``"ipm"`` when one of its iterations is affordable, else ``"al-fista"``.
+        ``"auto"`` picks ``"native"`` for the cross-entropy loss and for large programs,
+        cvxpy otherwise (the thresholds are those of ``SolverChoiceSettings``, see
+        ``solver_options``). ``solver_`` says what ran.
     cvxpy_solver : {{"CLARABEL", "MOSEK", "SCS", "ECOS"}} or None, default=None
         Conic solver used by ``solver="cvxpy"``. None uses MOSEK when it is installed
         with a license, otherwise Clarabel, falling back to SCS. Asking for MOSEK without
@@ -77,6 +76,15 @@ _PARAMS_DOC = """
         dependency torch (``pip install skconvexrelu[torch]``). With ``solver="auto"``
         or ``"native"`` a device selects ``"al-fista"``; with ``"cvxpy"`` or ``"ipm"``
         it is an error. None computes with NumPy.
+    solver_options : settings object, list of them, or None, default=None
+        Tuning of the native solvers and of the solver choice, as objects of
+        :mod:`skconvexrelu.solvers.settings`: ``IPMSettings`` (the interior-point
+        method, ``"ipm"``), ``FirstOrderSettings`` (the first-order method,
+        ``"al-fista"``) and ``SolverChoiceSettings`` (how ``"auto"`` and ``"native"``
+        choose, and when ``"auto"`` falls back to cvxpy), at most one of each kind,
+        e.g. ``[IPMSettings(cg_maxiter=100), SolverChoiceSettings(native_size=0)]``.
+        A solver without settings of its own kind uses the defaults; cvxpy takes none
+        (see ``cvxpy_solver``). Anything else raises a ``TypeError`` in ``fit``.
 """
 
 _ATTRS_DOC = """

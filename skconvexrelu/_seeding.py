@@ -14,13 +14,27 @@ import numpy as np
 
 from ._nonconvex import network_configurations, objective, train_adam
 
-#: Adam settings used to seed the convex program.
-SEED_ADAM = dict(n_subnetworks=10, n_steps=1000, learning_rate=1e-2)
 
+def train_seed_network(
+    Xt,
+    Y,
+    w,
+    loss,
+    beta,
+    width,
+    fit_intercept,
+    random_state,
+    n_subnetworks=10,
+    n_steps=1000,
+    learning_rate=1e-2,
+    **adam,
+):
+    """Train the non-convex network briefly; return it, its objective and configurations.
 
-def train_seed_network(Xt, Y, w, loss, beta, width, fit_intercept, random_state, **adam):
-    """Train the non-convex network briefly; return it, its objective and configurations."""
-    params = {**SEED_ADAM, **adam}
+    The run is short on purpose: the seed has to supply good configurations, and the
+    convex program then finds the best network on them. ``adam`` holds further options
+    of :func:`~skconvexrelu._nonconvex.train_adam`.
+    """
     net, _ = train_adam(
         Xt,
         Y,
@@ -30,7 +44,10 @@ def train_seed_network(Xt, Y, w, loss, beta, width, fit_intercept, random_state,
         width=width,
         fit_intercept=fit_intercept,
         random_state=random_state,
-        **params,
+        n_subnetworks=n_subnetworks,
+        n_steps=n_steps,
+        learning_rate=learning_rate,
+        **adam,
     )
     return net, objective(net, Xt, Y, w, loss, beta), network_configurations(net, Xt)
 

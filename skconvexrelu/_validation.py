@@ -151,19 +151,15 @@ def is_constant_targets(Y, rtol=1e-12):
 
 # ------------------------------------------------------------- size and memory
 
-#: Calibrated cost of cvxpy + Clarabel: bytes per non-zero of the constraint matrix.
-#: Measured here (2 cores, cvxpy 1.7, Clarabel) as peak RSS minus RSS before ``fit``:
-#: 190-260 bytes per non-zero for 0.2-0.9 million non-zeros (n = 100-800, d~ = 6-11,
-#: m = 5-10, P = 5-20), 160-165 for 3.5 and 14 million (design notes, section 5:
-#: n = 400 -> 0.7 GiB, n = 1,600 -> 2.3 GiB at d = 10, m = 10, P = 20). 220 is a slight
-#: over-estimate for large programs.
+#: Cost of cvxpy + Clarabel in bytes per non-zero of the constraint matrix: peak memory
+#: of a solve over the non-zeros, calibrated on programs of 0.2 to 14 million non-zeros
+#: (slightly over the cost of the large ones).
 BYTES_PER_NONZERO = 220
 #: Fixed memory cost of one cvxpy solve (canonicalization, solver set-up).
 BYTES_OVERHEAD = 50 * 2**20
-#: ``check_cvxpy_size`` refuses programs with more inequality constraints than this.
-#: The design notes measured 704,000 constraints (n = 1,600, d = 10, m = 10, P = 20) at
-#: 612 s and 2.3 GiB with Clarabel, growing faster than linearly in n: past about a
-#: million constraints a solve takes well over ten minutes.
+#: ``check_cvxpy_size`` refuses programs with more inequality constraints than this:
+#: Clarabel's time grows faster than linearly in the number of constraints, and past
+#: about a million a solve takes well over ten minutes.
 MAX_CVXPY_CONSTRAINTS = 1_000_000
 #: ``check_cvxpy_size`` refuses programs whose estimated memory exceeds this fraction of
 #: the available memory.
@@ -189,7 +185,7 @@ def estimate_cvxpy_size(n_samples, n_features_tilde, width, n_configurations, n_
     -------
     dict
         ``n_variables`` (``2 o P m d~`` plus ``o`` intercepts), ``n_constraints``
-        (``2 o P n (m + 1)`` linear inequalities, design section 2), ``n_nonzeros`` (of
+        (``2 o P n (m + 1)`` linear inequalities, see :ref:`math`), ``n_nonzeros`` (of
         the constraint matrix: ``4 o P n m d~``; each first-layer row has ``d~`` entries,
         each second-layer row ``m d~``) and ``estimated_bytes`` (peak extra memory of
         cvxpy + Clarabel, ``BYTES_OVERHEAD + BYTES_PER_NONZERO * n_nonzeros``).
@@ -303,39 +299,75 @@ def _cgroup_available():
     return None
 
 
-def available_memory_bytes():
-    """Memory available to this process in bytes, or None when it cannot be told.
-
-    Uses ``psutil.virtual_memory().available`` when psutil is installed, otherwise
-    ``MemAvailable`` of ``/proc/meminfo`` (Linux), otherwise
-    ``os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")``; the result is capped
-    by the room left under a cgroup memory limit (containers).
-    """
-    avail = None
+def _address_space_used():
+    """Virtual memory size of this process in bytes (what ``RLIMIT_AS`` limits), or
+    None when it cannot be told."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import psutil
 
-        avail = int(psutil.virtual_memory().available)
+        return int(psutil.Process().memory_info().vms)
     except Exception:  # ImportError, or psutil failing on this platform
-        avail = None
-    if avail is None:
-        try:
-            with open("/proc/meminfo") as f:
-                for line in f:
-                    if line.startswith("MemAvailable:"):
-                        avail = int(line.split()[1]) * 1024
-                        break
-        except (OSError, ValueError, IndexError):
-            avail = None
-    if avail is None:
-        try:
-            avail = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-        except (AttributeError, ValueError, OSError):
-            avail = None
-    cg = _cgroup_available()
-    if cg is not None:
-        avail = cg if avail is None else min(avail, cg)
-    return avail
+        return None
+
+
+def _rlimit_available():
+    """Address space left under the ``RLIMIT_AS`` soft limit (``ulimit -v``, as batch
+    schedulers set it), or None when there is no such limit."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, AttributeError, ValueError, OSError):  # not a Unix system
+        return None
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return None
+    used = _address_space_used()
+    return int(soft) if used is None else max(int(soft) - used, 0)
+
+
+def _system_available():
+    """Memory the operating system reports as available, or None."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # ImportError, or psutil failing on this platform
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def available_memory_bytes():
+    """Memory available to this process in bytes, or None when it cannot be told.
+
+    The smallest of the limits found: what the system reports as available
+    (``psutil.virtual_memory().available`` when psutil is installed, else
+    ``MemAvailable`` of ``/proc/meminfo`` on Linux, else ``os.sysconf``), the room left
+    under a cgroup memory limit (containers), and the address space left under the
+    ``RLIMIT_AS`` soft limit. The solvers use it to refuse programs that cannot fit.
+    """
+    found = [
+        limit
+        for limit in (_system_available(), _cgroup_available(), _rlimit_available())
+        if limit is not None
+    ]
+    return min(found) if found else None
 
 
 # ---------------------------------------------------------------- fit results

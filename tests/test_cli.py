@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
+from skconvexrelu import _cli  # noqa: E402
 from skconvexrelu._cli import _normalize_argv, build_parser, main  # noqa: E402
 
 TINY = [
@@ -94,6 +95,38 @@ def test_help(argv, capsys):
         main(argv)
     assert exc.value.code == 0
     assert "usage: skconvexrelu" in capsys.readouterr().out
+
+
+def _help(command, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # no line breaks inside the phrases checked
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_help_texts_state_the_defaults_of_each_command(capsys, monkeypatch):
+    for command in ("compare", "table1", "figure4"):
+        text = _help(command, capsys, monkeypatch)
+        assert "versions of the estimator" not in text and "if supported" not in text
+    table1 = _help("table1", capsys, monkeypatch)
+    # the convex fit is seeded with an Adam network's configurations, also with --quick
+    assert "configurations of a separately Adam-trained network" in table1
+    assert "starts from an Adam network's configurations plus at most 10 random" in table1
+    assert "(default: nonconvex)" in table1 and "(default: 5)" in table1
+    figure4 = _help("figure4", capsys, monkeypatch)
+    assert "(default: random)" in figure4 and "(default: 300)" in figure4
+    compare = _help("compare", capsys, monkeypatch)
+    assert (
+        "(default: nonconvex)" in compare and "yields a lower bound on the optimum" in compare
+    )
+
+
+def test_unknown_estimator_parameter_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setattr(_cli, "_convex_params", lambda args: {"no_such_parameter": 1})
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", *TINY, "--quiet", "--no-plot"])
+    assert exc.value.code == 2
+    assert "has no parameter(s) no_such_parameter" in capsys.readouterr().err
 
 
 def test_bad_arguments_exit_2(capsys):

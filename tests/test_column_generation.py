@@ -5,8 +5,8 @@ import pytest
 
 from skconvexrelu import ConvexThreeLayerClassifier, ConvexThreeLayerRegressor
 from skconvexrelu._arrangements import drop_useless
-from skconvexrelu._column_generation import dual_point, search_subnetworks
-from skconvexrelu._losses import HingeLoss, LogisticLoss, SoftmaxLoss, SquaredLoss
+from skconvexrelu._column_generation import find_violations, search_subnetworks, select_new
+from skconvexrelu._losses import LogisticLoss, SoftmaxLoss, SquaredLoss
 from skconvexrelu._nonconvex import objective, train_adam
 from skconvexrelu._program import ConvexProgram
 from skconvexrelu._seeding import blocks_from_network, train_seed_network
@@ -120,24 +120,6 @@ def test_certificate_closes_when_every_configuration_is_present():
     assert cert["relative_gap"] <= 1e-2
 
 
-@pytest.mark.parametrize(
-    "loss,Y",
-    [
-        (SquaredLoss(), np.array([[0.5], [1.0], [-2.0], [0.3]])),
-        (HingeLoss(), np.array([[1.0], [1.0], [-1.0], [1.0]])),
-        (LogisticLoss(), np.array([[1.0], [-1.0], [-1.0], [1.0]])),
-        (SoftmaxLoss(), np.eye(3)[[0, 1, 2, 1]]),
-    ],
-)
-def test_dual_point_sums_to_zero_and_stays_in_the_dual_domain(loss, Y):
-    rng = np.random.default_rng(0)
-    w = np.array([0.1, 0.2, 0.3, 0.4])
-    F = rng.normal(size=Y.shape)
-    V = dual_point(loss, F, Y, w, fit_intercept=True)
-    np.testing.assert_allclose(V.sum(axis=0), 0.0, atol=1e-12)
-    assert np.isfinite(loss.dual(V, Y, w))
-
-
 def test_search_ascends_from_its_starting_points():
     X, y = _teacher(n=30)
     Xt = np.hstack([X, np.ones((30, 1))])
@@ -153,6 +135,36 @@ def test_search_ascends_from_its_starting_points():
     # values are what they claim to be
     h = np.maximum(np.maximum(Xt @ W1[0], 0) @ w2[0], 0)
     assert values[0] == pytest.approx(abs(v @ h))
+
+
+def test_find_violations_sorts_the_configurations_by_value():
+    X, y = _teacher(n=30)
+    Xt = np.hstack([X, np.ones((30, 1))])
+    V = np.stack([y, np.sin(X[:, 0])], 1) / 30  # two outputs
+    found = find_violations(Xt, V, 3, np.random.default_rng(0), n_starts=8, n_steps=20)
+    # one configuration per start and output, best first
+    assert found.configurations.n_configurations == len(found.values) == 16
+    assert np.all(np.diff(found.values) <= 0)
+    assert found.max_value == found.values[0]
+
+
+def test_select_new_keeps_violated_unknown_configurations_up_to_k():
+    X, y = _teacher(n=30)
+    Xt = np.hstack([X, np.ones((30, 1))])
+    found = find_violations(Xt, y[:, None] / 30, 3, np.random.default_rng(0), 8, 20)
+    keys = found.configurations.keys()
+    beta = 0.5 * found.values[0]
+    violated = [p for p in range(len(keys)) if found.values[p] > beta]
+    known = found.configurations.subset(violated[:1])
+    new = select_new(known, found, beta, k=100)
+    new_keys = new.keys()
+    distinct_violated = {keys[p] for p in violated}
+    assert new.n_configurations == len(distinct_violated) - 1
+    assert keys[violated[0]] not in new_keys  # already in the program
+    assert len(set(new_keys)) == len(new_keys)  # no duplicates
+    assert set(new_keys) <= distinct_violated  # only violated ones
+    assert select_new(known, found, beta, k=1).n_configurations <= 1
+    assert select_new(known, found, 2 * found.values[0], k=100).n_configurations == 0
 
 
 def test_max_arrangements_caps_the_growth():

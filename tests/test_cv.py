@@ -65,3 +65,16 @@ def test_classifier_cv():
     assert set(clf.predict(X)) <= set(y)
     assert clf.predict_proba(X).shape == (80, 3)
     assert clf.score(X, y) > 0.6
+
+
+def test_cv_estimators_pass_solver_options_to_every_fit():
+    from skconvexrelu.solvers.settings import SolverChoiceSettings
+
+    X, y = _regression()
+    options = SolverChoiceSettings(native_size=0)  # "auto" goes native on small data
+    reg = ConvexThreeLayerRegressorCV(n_betas=2, cv=2, solver_options=options, **SMALL)
+    reg.fit(X, y)
+    assert reg.get_params()["solver_options"] is options
+    assert reg.solver_.startswith("native:")
+    clf = ConvexThreeLayerClassifierCV(solver_options=options)
+    assert clf._inner().solver_options is options

@@ -1,6 +1,7 @@
 """Tests for the bundled UCI data sets (skconvexrelu.datasets)."""
 
 import doctest
+import re
 from importlib import resources
 
 import numpy as np
@@ -155,3 +156,38 @@ def test_docstring_examples():
     result = doctest.testmod(_uci, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def _corrupted(monkeypatch, filename, edit):
+    """Make ``_uci._read_text`` return ``edit(text)`` for ``filename``."""
+    original = _uci._read_text
+
+    def read(name, fname):
+        text = original(name, fname)
+        return edit(text) if fname == filename.format(name=name) else text
+
+    monkeypatch.setattr(_uci, "_read_text", read)
+
+
+@pytest.mark.parametrize(
+    "filename, edit, message",
+    [
+        ("{name}_R.dat", lambda t: t.replace("clase", "label", 1), "last header column"),
+        ("{name}_R.dat", lambda t: t.replace("\t", "\tx\t", 1), "rows do not match"),
+        ("{name}.txt", lambda t: re.sub("n_clases=.*", "n_clases= 1", t), "labels outside"),
+        ("{name}.txt", lambda t: re.sub("n_entradas=.*", "n_entradas= 9", t), "not match"),
+        ("conxuntos_kfold.dat", lambda t: t.split("\n", 1)[1], "expected 8 lines"),
+        ("conxuntos.dat", lambda t: "999 " + t, "out of range"),
+    ],
+)
+def test_inconsistent_files_are_rejected(monkeypatch, filename, edit, message):
+    _corrupted(monkeypatch, filename, edit)
+    with pytest.raises(ValueError, match=message):
+        load_uci("balloons")
+
+
+def test_frame_holds_features_and_target():
+    pytest.importorskip("pandas")
+    ds = load_uci("balloons", as_frame=True)
+    assert list(ds.frame.columns) == [*ds.feature_names, "target"]
+    np.testing.assert_array_equal(ds.frame["target"].to_numpy(), ds.target.to_numpy())

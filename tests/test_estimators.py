@@ -19,6 +19,11 @@ from skconvexrelu._base import add_bias_column
 from skconvexrelu._losses import constant_model, make_loss
 from skconvexrelu._program import ConvexProgram, beta_max
 from skconvexrelu.solvers import mosek_license_available
+from skconvexrelu.solvers.settings import (
+    IPMSettings,
+    SolverChoiceSettings,
+    WorkingSetSettings,
+)
 
 SMALL = dict(width=4, n_arrangements=6, random_state=0)
 
@@ -34,7 +39,7 @@ def _classification(n=60, centers=2, seed=0):
 
 
 def _objective_from_network(est, X, y, sample_weight=None):
-    """The design's section-1 objective computed from coefs_/intercepts_ alone."""
+    """The training objective (doc/math.rst) computed from coefs_/intercepts_ alone."""
     W1, W2, W3 = est.coefs_
     b1, b2, b3 = est.intercepts_
     F = np.maximum(np.maximum(X @ W1 + b1, 0) @ W2 + b2, 0) @ W3 + b3
@@ -124,10 +129,9 @@ def _teacher_classes(n):
 
 @pytest.mark.parametrize("loss", ["hinge", "cross_entropy"])
 def test_round_off_columns_stay_where_dropping_them_breaks_a_cone(loss):
-    # the paper's teacher data at n = 40: Clarabel's point is feasible, but dropping its
-    # round-off columns inside the blocks that stay violated second-layer constraints
-    # (by about 1e-6), so the rebuilt network was not the convex model and a
-    # ConvergenceWarning said so
+    # the paper's teacher data at n = 40: Clarabel's point is feasible, but dropping all
+    # its round-off columns inside the blocks that stay would violate second-layer
+    # constraints (by about 1e-6), and the rebuilt network would not be the convex model
     X, y = _teacher_classes(40)
     est = ConvexThreeLayerClassifier(
         beta=0.01 / 40, width=10, n_arrangements=20, loss=loss, solver="cvxpy", random_state=0
@@ -142,10 +146,10 @@ def test_round_off_columns_stay_where_dropping_them_breaks_a_cone(loss):
 
 @pytest.mark.parametrize("loss", ["hinge", "cross_entropy"])
 def test_dropping_round_off_columns_costs_no_objective(loss):
-    # the teacher data at n = 40 again, native solver: the hinge solution carries 374
-    # round-off columns that together hold samples on the margin; dropping all of them
-    # raised objective_ 1.8e-4 above the solver's certified objective; they may cost a
-    # tenth of tol now
+    # the teacher data at n = 40 again, native solver: the hinge solution carries hundreds
+    # of round-off columns that together hold samples on the margin; dropping all of
+    # them would raise objective_ above the solver's certified objective, so they may
+    # cost at most a tenth of tol
     X, y = _teacher_classes(40)
     est = ConvexThreeLayerClassifier(
         beta=0.01 / 40, width=10, n_arrangements=20, loss=loss, solver="ipm", random_state=0
@@ -173,72 +177,6 @@ def test_block_violation_by_chunks():
     assert not program.block_violation(np.zeros(program.shape)).any()
 
 
-def test_auto_falls_back_to_cvxpy_when_the_native_solver_fails(monkeypatch):
-    import skconvexrelu.solvers as solvers
-    from skconvexrelu.solvers import SolverError
-
-    def broken(*args, **kwargs):
-        raise np.linalg.LinAlgError("Matrix is not positive definite")
-
-    monkeypatch.setattr(solvers, "AUTO_NATIVE_SIZE", 0)
-    monkeypatch.setattr(solvers, "_load_native", lambda: broken)
-    X, y = _regression(n=30)
-    with pytest.warns(ConvergenceWarning, match="native solver failed numerically"):
-        reg = ConvexThreeLayerRegressor(**SMALL).fit(X, y)
-    assert reg.solver_ == "cvxpy:CLARABEL"
-    with pytest.raises(SolverError, match="failed numerically.*StandardScaler"):
-        ConvexThreeLayerRegressor(solver="native", **SMALL).fit(X, y)
-
-
-def test_auto_does_not_fall_back_to_cvxpy_on_programs_too_large_for_it(monkeypatch):
-    # beyond AUTO_FALLBACK_MAX_SIZE a numerical failure of the native solver raises
-    # instead of starting a cvxpy solve of hours (cross-entropy, 16,000 samples)
-    import skconvexrelu._fit as fit
-    import skconvexrelu.solvers as solvers
-    from skconvexrelu.solvers import SolverError
-
-    def broken(*args, **kwargs):
-        raise np.linalg.LinAlgError("Matrix is not positive definite")
-
-    monkeypatch.setattr(solvers, "AUTO_NATIVE_SIZE", 0)
-    monkeypatch.setattr(solvers, "_load_native", lambda: broken)
-    monkeypatch.setattr(fit, "AUTO_FALLBACK_MAX_SIZE", 0)
-    X, y = _regression(n=30)
-    with pytest.raises(SolverError, match="too large for the cvxpy fallback"):
-        ConvexThreeLayerRegressor(**SMALL).fit(X, y)
-
-
-def test_auto_falls_back_to_cvxpy_when_the_native_solver_stalls_far_from_tol(monkeypatch):
-    """Cross-entropy goes to the native solver at every size; where it stalls far from
-    tol on a program cvxpy can take, "auto" solves with cvxpy (a stall near tol stays)."""
-    import skconvexrelu.solvers as solvers
-    from skconvexrelu.solvers._native import solve_native
-
-    def stalling(criterion):
-        def solve(*args, **kwargs):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                res = solve_native(*args, **{**kwargs, "max_iter": 3})
-            res.status, res.stop_criterion = "stalled", criterion
-            return res
-
-        return solve
-
-    X, y = make_blobs(n_samples=40, centers=3, random_state=0)
-    monkeypatch.setattr(solvers, "_load_native", lambda: stalling(0.5))
-    with pytest.warns(ConvergenceWarning, match="stalled at stopping criterion 0.5"):
-        clf = ConvexThreeLayerClassifier(**SMALL).fit(X, y)
-    assert clf.solver_ == "cvxpy:CLARABEL"
-    monkeypatch.setattr(solvers, "_load_native", lambda: stalling(1e-5))
-    clf = ConvexThreeLayerClassifier(**SMALL).fit(X, y)
-    assert clf.solver_ == "native:ipm-pcg"
-    # a program too large for cvxpy keeps the native result
-    monkeypatch.setattr(solvers, "AUTO_NATIVE_SIZE", 0)
-    monkeypatch.setattr(solvers, "_load_native", lambda: stalling(0.5))
-    clf = ConvexThreeLayerClassifier(**SMALL).fit(X, y)
-    assert clf.solver_ == "native:ipm-pcg" and clf.solver_status_ == "stalled"
-
-
 # a 12-point integer grid (from scikit-learn's common checks): all-positive features make a
 # sub-network's bias column almost interchangeable with the output intercept, and the native
 # solver's Newton systems nearly singular
@@ -246,9 +184,7 @@ GRID = np.array([[a, b] for a in (1, 2, 3) for b in (1, 2, 3, 4)], dtype=float)
 GRID_Y = np.array([1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 2, 2], dtype=float)
 
 
-def test_native_solver_on_degenerate_data_returns_a_consistent_model_or_warns(monkeypatch):
-    import skconvexrelu.solvers as solvers
-
+def test_native_solver_on_degenerate_data_returns_a_consistent_model_or_warns():
     for seed in range(3):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -262,12 +198,12 @@ def test_native_solver_on_degenerate_data_returns_a_consistent_model_or_warns(mo
             reg.objective_, rel=1e-6
         )
     # with solver="auto", a native failure (status numerical_error) falls back to cvxpy
-    monkeypatch.setattr(solvers, "AUTO_NATIVE_SIZE", 0)
+    native_first = SolverChoiceSettings(native_size=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        auto = ConvexThreeLayerRegressor(width=3, n_arrangements=4, random_state=0).fit(
-            GRID, GRID_Y
-        )
+        auto = ConvexThreeLayerRegressor(
+            width=3, n_arrangements=4, random_state=0, solver_options=native_first
+        ).fit(GRID, GRID_Y)
         ref = ConvexThreeLayerRegressor(
             width=3, n_arrangements=4, solver="cvxpy", random_state=0
         ).fit(GRID, GRID_Y)
@@ -449,3 +385,31 @@ def test_max_time_stops_cleanly_with_a_consistent_model(solver):
     assert reg.solver_status_ != "optimal"
     assert np.all(np.isfinite(reg.predict(X)))
     assert _objective_from_network(reg, X, y) == pytest.approx(reg.objective_, rel=1e-6)
+
+
+def test_solver_options_are_stored_as_given_and_cloned():
+    options = [IPMSettings(cg_maxiter=100), SolverChoiceSettings(native_size=0)]
+    est = ConvexThreeLayerRegressor(solver_options=options, **SMALL)
+    assert est.get_params()["solver_options"] is options
+    copy = clone(est)
+    assert copy.get_params()["solver_options"] == options
+    X, y = _regression(n=30)
+    est.fit(X, y)
+    assert est.solver_options is options
+    assert options == [IPMSettings(cg_maxiter=100), SolverChoiceSettings(native_size=0)]
+    assert est.solver_ == "native:ipm-pcg"  # the choice settings were used
+
+
+@pytest.mark.parametrize(
+    "options,error,match",
+    [
+        ({"max_iter": 3}, TypeError, "solver_options must be.*got dict"),
+        ([IPMSettings(), "fast"], TypeError, "got str"),
+        (WorkingSetSettings(), TypeError, "got WorkingSetSettings"),
+        ([IPMSettings(), IPMSettings(cg_maxiter=9)], ValueError, "two IPMSettings"),
+    ],
+)
+def test_bad_solver_options_are_clear_errors(options, error, match):
+    X, y = _classification(n=30)
+    with pytest.raises(error, match=match):
+        ConvexThreeLayerClassifier(solver_options=options, **SMALL).fit(X, y)

@@ -1,9 +1,14 @@
 """The reusable experiment functions, on tiny settings."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from skconvexrelu import experiments as ex
+from skconvexrelu.datasets import UCI_DATASETS
+from skconvexrelu.experiments._common import UnknownParameterError
+from skconvexrelu.experiments._fits import AdamBaseline, fit_adam
 
 
 def test_uci_split_regression_framing():
@@ -37,8 +42,9 @@ def test_compare_rows():
 
 
 def test_convex_regressor_rejects_unknown_parameter():
-    with pytest.raises(ValueError, match="has no parameter"):
+    with pytest.raises(UnknownParameterError, match="has no parameter") as exc:
         ex.convex_regressor(no_such_parameter=1)
+    assert isinstance(exc.value, ValueError)
     # None values are ignored
     assert ex.convex_regressor(beta=0.5, max_time=None).beta == 0.5
 
@@ -57,8 +63,17 @@ def test_table1_rows():
     assert row["adam_objective"] > 0 and row["convex_objective"] > 0
     assert row["arrangements"] in ("random", "nonconvex")
     if row["arrangements"] == "nonconvex":
-        # seeded with an Adam network: never worse than that network (design, sec. 4)
+        # seeded with an Adam network: never worse than that network
         assert row["convex_n_subnetworks"] >= 1
+    # the Adam baseline takes mini-batches of n / 8 rows, as in the paper
+    X, y, X_test, y_test = ex.uci_split("balloons")
+    adam = AdamBaseline(7, 10, 20, 1e-2, 1, batch_size=len(y) // 8)
+    again = fit_adam(X, y, X_test, y_test, 0.1 / len(y), adam, 0)
+    assert again["objective"] == row["adam_objective"]
+    full_batch = fit_adam(
+        X, y, X_test, y_test, 0.1 / len(y), replace(adam, batch_size=None), 0
+    )
+    assert full_batch["objective"] != row["adam_objective"]
 
 
 def test_synthetic_teacher_shapes():
@@ -153,3 +168,22 @@ def test_plots_return_figures(tmp_path):
     }
     plt.close(ex.plot_figure4(res, path=tmp_path / "f.png"))
     assert (tmp_path / "f.png").exists() and (tmp_path / "b.png").exists()
+
+
+def test_public_names():
+    for name in ex.__all__:
+        assert getattr(ex, name) is not None, name
+    assert ex.COMPARE_DATASETS == ("acute-inflammation", "balloons", "fertility")
+    assert set(ex.PAPER_TABLE1) == set(UCI_DATASETS)
+
+
+def test_adam_baseline_keeps_the_best_restart():
+    X, y, X_test, y_test = ex.uci_split("balloons")
+    beta = 0.1 / len(y)
+    one = AdamBaseline(3, 2, 15, 1e-2, 1)
+    three = replace(one, n_restarts=3)
+    # the first restart is the same run in both: the best of three is no worse
+    best = fit_adam(X, y, X_test, y_test, beta, three, 0)
+    first = fit_adam(X, y, X_test, y_test, beta, one, 0)
+    assert best["objective"] <= first["objective"]
+    assert best["note"].startswith("best of 3, K=2, 15 steps")

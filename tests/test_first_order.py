@@ -9,11 +9,10 @@ from _programs import reference_solution, small_problem
 from sklearn.exceptions import ConvergenceWarning
 
 from skconvexrelu.solvers._backend import get_backend
-from skconvexrelu.solvers._first_order import (
-    DEFAULT_MAX_ITER,
-    default_max_iter,
-    solve_first_order,
-)
+from skconvexrelu.solvers.first_order import default_max_iter, solve_first_order
+from skconvexrelu.solvers.settings import FirstOrderSettings
+
+DEFAULT_MAX_ITER = FirstOrderSettings().max_iter
 
 
 def _relative_violation(program, U):
@@ -176,7 +175,7 @@ def test_missing_torch_raises_import_error(monkeypatch):
 
 
 def test_default_max_iter_caps_work_on_cpu_only():
-    # the Fashion-MNIST shape: 4 n d~ (2 P m) flops a step -> 199 steps under DEFAULT_WORK
+    # the Fashion-MNIST shape: 4 n d~ (2 P m) flops a step -> 199 steps under the work cap
     program = SimpleNamespace(Xt=np.broadcast_to(0.0, (60000, 785)), shape=(1, 2, 20, 785, 5))
     assert default_max_iter(program) == 199
     assert default_max_iter(program, SimpleNamespace(type="cpu")) == 199
@@ -187,15 +186,15 @@ def test_default_max_iter_caps_work_on_cpu_only():
 
 def test_default_max_iter_sees_the_device(monkeypatch):
     torch = pytest.importorskip("torch")
-    from skconvexrelu.solvers import _first_order
+    from skconvexrelu.solvers.first_order import _solver
 
     seen = []
 
-    def spy(program, device=None):
+    def spy(program, device=None, settings=None):
         seen.append(device)
         return 5
 
-    monkeypatch.setattr(_first_order, "default_max_iter", spy)
+    monkeypatch.setattr(_solver, "default_max_iter", spy)
     program, loss, Y, w, beta = small_problem("squared", n=20, P=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -221,3 +220,138 @@ def test_early_stop_advice_follows_the_samples_per_dimension(n, advice):
         est.fit(X, y)
     messages = " ".join(str(r.message) for r in rec)
     assert advice in messages
+
+
+def test_settings_set_the_default_steps_and_work_cap():
+    small = SimpleNamespace(Xt=np.broadcast_to(0.0, (100, 11)), shape=(1, 2, 20, 11, 10))
+    assert default_max_iter(small, settings=FirstOrderSettings(max_iter=321)) == 321
+    # 4 * 100 * 11 * 2 * 20 * 10 flops a step: a cap of 500 steps' work, floored at 100
+    per_step = 4.0 * 100 * 11 * 2 * 20 * 10
+    capped = FirstOrderSettings(work_cap=500 * per_step)
+    assert default_max_iter(small, settings=capped) == 500
+    assert default_max_iter(small, settings=FirstOrderSettings(work_cap=1.0)) == 100
+    gpu = SimpleNamespace(type="cuda")
+    assert default_max_iter(small, gpu, FirstOrderSettings(max_iter=7, work_cap=1.0)) == 7
+
+
+def test_settings_reach_the_solver():
+    program, loss, Y, w, beta = small_problem("squared", n=40, P=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        base = solve_first_order(program, loss, Y, w, beta, max_iter=200)
+        # inner solves of at most 5 steps: more multiplier updates, another path
+        short = solve_first_order(
+            program,
+            loss,
+            Y,
+            w,
+            beta,
+            max_iter=200,
+            settings=FirstOrderSettings(inner_min=1, inner_max=5),
+        )
+    assert len(short.history) > len(base.history)
+    assert short.objective != base.objective
+    # no patience at all: the first outer iteration without 10% progress stalls
+    impatient = FirstOrderSettings(stall_outer=0, stall_iters=0)
+    with pytest.warns(ConvergenceWarning, match="stalled"):
+        res = solve_first_order(program, loss, Y, w, beta, settings=impatient)
+    assert res.status == "stalled"
+    assert res.n_iter < base.n_iter
+
+
+@pytest.mark.parametrize("loss_name", ["squared", "hinge"])
+def test_chunks_of_samples_do_not_change_the_result(loss_name):
+    # 150 samples in chunks of 64 rows (the smallest chunk) against one chunk
+    program, loss, Y, w, beta = small_problem(loss_name, n=150, P=3)
+    kw = dict(max_iter=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one = solve_first_order(program, loss, Y, w, beta, **kw)
+        many = solve_first_order(
+            program, loss, Y, w, beta, settings=FirstOrderSettings(chunk_elements=1), **kw
+        )
+    assert many.n_iter == one.n_iter
+    assert many.objective == pytest.approx(one.objective, rel=1e-9)
+    np.testing.assert_allclose(many.U, one.U, rtol=1e-7, atol=1e-10 * np.abs(one.U).max())
+
+
+def test_chunked_operator_splits_the_samples():
+    from skconvexrelu.solvers.first_order._operator import ChunkedOperator
+
+    program, *_ = small_problem("squared", n=150, P=3)
+    be = get_backend(None)
+    op = ChunkedOperator(program, be, np.float64, chunk_elements=1)
+    assert [(c.start, c.stop) for c in op.chunks] == [(0, 64), (64, 128), (128, 150)]
+    assert len(ChunkedOperator(program, be, np.float64, 2**18).chunks) == 1
+    # forward map and outputs agree with the program's
+    U = np.random.default_rng(0).standard_normal(program.shape)
+    Z = op.forward_into(op.to_internal(U), be.zeros((op.n, op.K), np.float64))
+    F, viol, zmax = op.outputs(Z)
+    np.testing.assert_allclose(F, program.forward(U), rtol=1e-12, atol=1e-12)
+    assert zmax == pytest.approx(np.abs(program.first_layer(U)).max(), rel=1e-12)
+    np.testing.assert_array_equal(op.to_blocks(op.to_internal(U)), U)
+
+
+def test_hinge_envelope_is_the_moreau_envelope():
+    # envelope(t) = min_z max(0, 1 - z) + (rho / 2) (z - t)^2 per sample (nu = 0), its
+    # gradient is the finite difference of its value, and it lies below the hinge
+    from skconvexrelu.solvers.first_order._loss import BackendLoss
+
+    rng = np.random.default_rng(0)
+    n, rho = 30, 2.0
+    Y = rng.choice([-1.0, 1.0], size=(n, 1))
+    w = rng.uniform(0.5, 1.5, n)
+    w /= w.sum()
+    F = 1.5 * rng.standard_normal((n, 1))
+    program, loss, *_ = small_problem("hinge", n=n)
+    bl = BackendLoss(loss, Y, w, get_backend(None), np.float64, rho_h=rho)
+    assert bl.envelope and bl.curv == rho
+    nu = np.zeros((n, 1))
+    val, G = bl.value_grad(F, slice(None), nu)
+    # brute force over z on a fine grid (the envelope scales each sample by w_i)
+    z = np.linspace(-6, 6, 240001)
+    t = (Y * F)[:, 0]
+    env = np.min(np.maximum(0, 1 - z)[None] + 0.5 * rho * (z[None] - t[:, None]) ** 2, 1)
+    assert val == pytest.approx(float(w @ env), rel=1e-6)
+    assert val <= loss.value(F, Y, w) + 1e-15
+    eps = 1e-6
+    for i in range(n):
+        E = np.zeros_like(F)
+        E[i] = eps
+        fd = (
+            bl.value_grad(F + E, slice(None), nu)[0] - bl.value_grad(F - E, slice(None), nu)[0]
+        ) / (2 * eps)
+        assert fd == pytest.approx(G[i, 0], rel=1e-5, abs=1e-10)
+
+
+def test_smooth_losses_go_through_unchanged():
+    from skconvexrelu.solvers.first_order._loss import BackendLoss
+
+    program, loss, Y, w, beta = small_problem("cross_entropy", n=30)
+    bl = BackendLoss(loss, Y, w, get_backend(None), np.float64, rho_h=1.0)
+    assert not bl.envelope and bl.curv == loss.curvature
+    F = np.random.default_rng(1).standard_normal(Y.shape)
+    val, G = bl.value_grad(F, slice(None))
+    assert val == pytest.approx(loss.value(F, Y, w), rel=1e-13)
+    np.testing.assert_allclose(G, loss.gradient(F, Y, w), rtol=1e-13)
+
+
+def test_backend_knows_whether_it_is_on_an_accelerator():
+    assert get_backend(None).accelerator is False
+    pytest.importorskip("torch")
+    assert get_backend("cpu").accelerator is False
+
+
+def test_a_non_device_is_a_value_error_without_torch(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("No module named 'torch'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ValueError, match="device must be None"):
+        get_backend(3)

@@ -287,3 +287,48 @@ def test_minibatch_weights_are_renormalized():
     np.testing.assert_array_equal(Yb, Y[idx])
     Xf, _, wf = engine.batch(None)
     assert Xf is Xt and wf is w
+
+
+def test_batches_cover_each_row_once_per_epoch():
+    from skconvexrelu._nonconvex import _Batches
+
+    batches = _Batches(10, 3, np.random.RandomState(0))
+    assert not batches.full
+    epoch = [batches.next() for _ in range(3)]  # 9 rows; the 10th waits for the next one
+    rows = np.concatenate(epoch)
+    assert len(rows) == len(set(rows.tolist())) == 9
+    fresh = batches.next()  # 9 + 3 > 10: a new permutation starts
+    assert len(fresh) == 3 and batches.pos == 3
+    assert _Batches(10, None, None).full and _Batches(10, 10, None).full
+
+
+def test_adam_first_step_moves_by_the_learning_rate_and_projects():
+    from skconvexrelu._nonconvex import _Adam
+
+    rng = np.random.default_rng(0)
+    params = [
+        rng.normal(size=(2, 3, 4)) * 0.1,
+        rng.normal(size=(2, 4)),
+        np.ones(2),
+        np.zeros(1),
+    ]
+    grads = [rng.normal(size=p.shape) for p in params]
+    before = [p.copy() for p in params]
+    _Adam(params, fit_intercept=False, learning_rate=0.01, betas=(0.9, 0.999), eps=0.0).update(
+        params, grads, 1
+    )
+    # the bias-corrected first step is -lr * sign(grad) for every trained parameter
+    np.testing.assert_allclose(params[1] - before[1], -0.01 * np.sign(grads[1]), rtol=1e-12)
+    np.testing.assert_allclose(params[2] - before[2], -0.01 * np.sign(grads[2]), rtol=1e-12)
+    np.testing.assert_array_equal(params[3], before[3])  # the intercept is not trained
+    assert np.all(np.linalg.norm(params[0], axis=(1, 2)) <= 1.0 + 1e-12)
+
+
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_history_records_every_k_steps_and_the_last(batch_size):
+    Xt, Y, w = _teacher(n=20)
+    _, hist = train_adam(
+        Xt, Y, w, SquaredLoss(), 1e-3, n_steps=10, record_every=4, batch_size=batch_size
+    )
+    np.testing.assert_array_equal(hist["step"], [0, 4, 8, 10])
+    assert len(hist["time"]) == len(hist["objective"]) == 4

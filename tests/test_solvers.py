@@ -1,7 +1,10 @@
-"""Which solver runs: ``solver`` names, the ``"native"`` choice, and ``device``."""
+"""Which solver runs (``solver`` names, the ``"native"`` choice, ``device``, the choice
+settings), the result contract, and the cvxpy solver."""
 
+import dataclasses
 import sys
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,15 +12,19 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skconvexrelu import ConvexThreeLayerRegressor
 from skconvexrelu._arrangements import sample_configurations
+from skconvexrelu._losses import make_loss
 from skconvexrelu._program import ConvexProgram
 from skconvexrelu.solvers import (
-    IPM_MAX_FLOPS,
     SOLVERS,
+    SolverChoiceSettings,
+    SolveResult,
+    cvxpy_sized,
     get_solver,
     ipm_is_affordable,
+    program_size,
     resolve_solver,
 )
-from skconvexrelu.solvers._native import estimate_memory, ipm_iteration_flops
+from skconvexrelu.solvers.ipm import estimate_memory, ipm_iteration_flops
 
 
 def _program(n, d, width=3, P=4, seed=0):
@@ -50,15 +57,44 @@ def test_auto_uses_cvxpy_for_small_programs_and_native_for_large_ones():
 
 
 @pytest.mark.parametrize(
-    "loss,expected", [("squared", "cvxpy"), ("hinge", "cvxpy"), ("cross_entropy", "ipm")]
+    "loss,o,expected",
+    [
+        ("squared", 1, "cvxpy"),
+        ("hinge", 1, "cvxpy"),
+        ("cross_entropy", 1, "ipm"),
+        ("cross_entropy", 3, "ipm"),
+    ],
 )
-def test_auto_uses_the_native_solver_for_cross_entropy_at_every_size(loss, expected):
-    from skconvexrelu._losses import make_loss
-
+def test_auto_uses_the_native_solver_for_cross_entropy_at_every_size(loss, o, expected):
     small = _program(30, 3)
-    assert resolve_solver("auto", small, loss=loss) == expected
-    assert resolve_solver("auto", small, loss=make_loss(loss)) == expected
-    assert resolve_solver("auto", small, device="cpu", loss=loss) == "al-fista"
+    assert resolve_solver("auto", small, loss=make_loss(loss, o)) == expected
+    assert resolve_solver("auto", small, device="cpu", loss=make_loss(loss, o)) == "al-fista"
+
+
+def test_auto_goes_native_for_any_smooth_loss_of_varying_curvature():
+    """The rule is a trait of the loss, not its name."""
+    small = _program(30, 3)
+    for smooth, constant, expected in [
+        (True, False, "ipm"),
+        (True, True, "cvxpy"),
+        (False, False, "cvxpy"),
+    ]:
+        loss = SimpleNamespace(smooth=smooth, constant_curvature=constant)
+        assert resolve_solver("auto", small, loss=loss) == expected
+
+
+def test_choice_settings_move_the_thresholds():
+    small, big = _program(30, 3), _program(3000, 10, width=10, P=20)
+    assert cvxpy_sized(small) and not cvxpy_sized(big)
+    to_native = SolverChoiceSettings(native_size=program_size(small) - 1)
+    assert not cvxpy_sized(small, to_native)
+    assert resolve_solver("auto", small, settings=to_native) == "ipm"
+    to_cvxpy = SolverChoiceSettings(native_size=program_size(big))
+    assert resolve_solver("auto", big, settings=to_cvxpy) == "cvxpy"
+    no_ipm = SolverChoiceSettings(ipm_max_flops=0)
+    assert not ipm_is_affordable(small, no_ipm)
+    assert resolve_solver("native", small, settings=no_ipm) == "al-fista"
+    assert resolve_solver("auto", big, settings=no_ipm) == "al-fista"
 
 
 def test_default_classifier_runs_the_native_solver_on_small_data():
@@ -79,7 +115,7 @@ def test_native_picks_the_first_order_method_for_wide_inputs():
     narrow = _program(200, 5)
     wide = _program(2000, 300, width=5, P=4)
     assert ipm_is_affordable(narrow)
-    assert ipm_iteration_flops(wide) > IPM_MAX_FLOPS
+    assert ipm_iteration_flops(wide) > SolverChoiceSettings().ipm_max_flops
     assert not ipm_is_affordable(wide)
     assert resolve_solver("native", narrow) == "ipm"
     assert resolve_solver("native", wide) == "al-fista"
@@ -140,23 +176,6 @@ def test_torch_device_runs_the_first_order_solver():
     np.testing.assert_allclose(dev.predict(X), ref.predict(X), rtol=1e-5, atol=1e-7)
 
 
-def test_large_samples_use_working_sets_and_rebuild_the_same_network(monkeypatch):
-    # from WORKING_SET_MIN_N samples the interior-point method works on per-neuron working
-    # sets of constraints; the estimator says so and its network is the program's optimum
-    import skconvexrelu.solvers._native as native
-
-    X, y = _data(n=150)
-    common = dict(width=3, n_arrangements=4, random_state=0, solver="ipm")
-    full = ConvexThreeLayerRegressor(**common).fit(X, y)
-    monkeypatch.setattr(native, "WORKING_SET_MIN_N", 100)
-    ws = ConvexThreeLayerRegressor(**common).fit(X, y)
-    assert full.solver_ == "native:ipm-pcg"
-    assert ws.solver_ == "native:ipm-pcg+working-set"
-    assert ws.solver_status_ == "optimal"
-    assert ws.objective_ == pytest.approx(full.objective_, rel=1e-5)
-    np.testing.assert_allclose(ws.predict(X), full.predict(X), rtol=1e-3, atol=1e-3)
-
-
 def test_cvxpy_polishes_an_inaccurate_clarabel_solution():
     """Clarabel ends "optimal_inaccurate" 3.5e-4 above the optimum on this cross-entropy
     program with its default equilibration; the polishing solve reaches the optimum."""
@@ -164,7 +183,7 @@ def test_cvxpy_polishes_an_inaccurate_clarabel_solution():
     from _programs import small_problem
 
     from skconvexrelu.solvers._cvxpy import solve_cvxpy
-    from skconvexrelu.solvers._native import solve_native
+    from skconvexrelu.solvers.ipm import solve_native
 
     program, loss, Y, w, beta = small_problem("cross_entropy", n=150, P=5, width=5)
     native = solve_native(program, loss, Y, w, beta, tol=1e-9)
@@ -177,14 +196,14 @@ def test_cvxpy_polishes_an_inaccurate_clarabel_solution():
 
 
 def test_cvxpy_scales_the_hinge_program_to_reach_its_optimum():
-    """On the hinge program of the teacher data (n = 60) Clarabel stopped "optimal" 7e-6
-    above the optimum at tol=1e-8 on the program as written; on its objective times
-    sqrt(n) it stops within 7e-7 of the native solver's certified optimum."""
+    """On the hinge program of the teacher data (n = 60) Clarabel stops "optimal" about
+    7e-6 above the optimum at tol=1e-8 on the program as written; on its objective times
+    sqrt(n) it stops within 2e-6 of the native solver's certified optimum."""
     pytest.importorskip("cvxpy")
     from skconvexrelu._base import add_bias_column
     from skconvexrelu._losses import make_loss
     from skconvexrelu.solvers._cvxpy import solve_cvxpy
-    from skconvexrelu.solvers._native import solve_native
+    from skconvexrelu.solvers.ipm import solve_native
 
     n = 60
     rng = np.random.default_rng(0)
@@ -199,3 +218,34 @@ def test_cvxpy_scales_the_hinge_program_to_reach_its_optimum():
     ref = solve_cvxpy(program, loss, Y, w, beta, tol=1e-8)
     assert native.status == "optimal" and ref.status == "optimal"
     assert native.objective <= ref.objective <= native.objective * (1 + 2e-6)
+
+
+def test_cvxpy_pins_the_intercepts_of_shift_invariant_losses_only():
+    """Softmax ignores a constant added to every output: the sum of the intercepts is
+    fixed; the non-smooth hinge's objective is scaled by sqrt(n)."""
+    pytest.importorskip("cvxpy")
+    from _programs import small_problem
+
+    from skconvexrelu.solvers._cvxpy import build_problem, objective_scale
+
+    sizes = {}
+    for loss in ("cross_entropy", "hinge"):
+        program, lossobj, Y, w, beta = small_problem(loss, n=30, P=2, width=2, n_outputs=3)
+        problem, _, _ = build_problem(program, lossobj, Y, w, beta)
+        sizes[loss] = len(problem.constraints)
+        assert lossobj.shift_invariant == (loss == "cross_entropy")
+    assert sizes["cross_entropy"] == sizes["hinge"] + 1
+    assert objective_scale(make_loss("hinge"), 49) == 7.0
+    assert objective_scale(make_loss("squared"), 49) == 1.0
+    assert objective_scale(make_loss("cross_entropy", 3), 49) == 1.0
+
+
+def test_solve_result_declares_every_field_with_defaults():
+    names = {f.name for f in dataclasses.fields(SolveResult)}
+    extra = {"n_cg", "n_direct", "working_set", "working_set_rows", "n_grown", "n_rounds"}
+    assert extra | {"n_pilot_iter", "feasible", "warm_start", "device"} <= names
+    empty = dict(U=np.zeros(1), intercept=np.zeros(1), objective=0.0, n_iter=0)
+    res = SolveResult(status="optimal", **empty)
+    assert (res.n_cg, res.n_rounds, res.working_set, res.device) == (0, 1, None, None)
+    assert np.isnan(res.stop_criterion) and res.history == []
+    assert SolveResult(status="optimal", **empty).history is not res.history

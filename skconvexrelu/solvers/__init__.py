@@ -4,72 +4,68 @@ Names accepted by the estimators' ``solver`` parameter:
 
 - ``"cvxpy"``: the conic program through cvxpy (Clarabel, or MOSEK with a license);
 - ``"ipm"``: the package's structured interior-point method (``native:ipm-pcg``,
-  :mod:`skconvexrelu.solvers._native`): few, expensive iterations, exact to ``tol``;
+  :mod:`skconvexrelu.solvers.ipm`): few, expensive iterations, exact to ``tol``;
   the method of choice for narrow inputs (blocks of ``width * (n_features + 1)`` up to a
-  few hundred); from 800 samples on it enforces the cone constraints through
-  per-neuron working sets (``native:ipm-pcg+working-set``), so its time grows more
-  slowly than ``n``;
+  few hundred); on many samples it enforces the cone constraints through per-neuron
+  working sets (``native:ipm-pcg+working-set``), so its time grows more slowly than
+  ``n``;
 - ``"al-fista"``: the package's matrix-free first-order method (``native:al-fista``,
-  :mod:`skconvexrelu.solvers._first_order`): cheap iterations linear in ``n``, a few
+  :mod:`skconvexrelu.solvers.first_order`): cheap iterations linear in ``n``, a few
   arrays of the size of the first layer in memory, for wide inputs; the only one that
   runs on torch tensors (``device``);
 - ``"native"``: ``"ipm"`` when one of its iterations is affordable
   (:func:`ipm_is_affordable`), otherwise ``"al-fista"``; always ``"al-fista"`` when a
   ``device`` is given;
-- ``"auto"``: ``"native"`` for the cross-entropy losses (:data:`AUTO_NATIVE_LOSSES`)
-  and for programs above :data:`AUTO_NATIVE_SIZE` samples x variables, ``"cvxpy"``
+- ``"auto"``: ``"native"`` for curved smooth losses (cross-entropy) and for programs
+  above ``SolverChoiceSettings.native_size`` samples x variables, ``"cvxpy"``
   otherwise.
+
+The thresholds of these choices are the fields of
+:class:`~skconvexrelu.solvers.settings.SolverChoiceSettings`.
 """
 
 from ._base import SolveResult
 from ._cvxpy import KNOWN_SOLVERS, SolverError, mosek_license_available, solve_cvxpy
-
-#: Above this many (samples x variables) ``solver="auto"`` uses the native solvers
-#: (measured: at n = 100, d = 10, width 10, 20 configurations, 440,000, the native
-#: interior-point method is already faster than Clarabel; below, on tiny programs,
-#: Clarabel is faster and more robust).
-AUTO_NATIVE_SIZE = 1_000_000
-
-#: Losses for which ``solver="auto"`` uses the native solvers at every size: on the
-#: bundled UCI sets and iris at ``beta`` 1e-4 to 1e-2, Clarabel's exponential cones ended
-#: "optimal_inaccurate" (with a warning) on 9 of 18 programs, 3e-5 to 15% above the
-#: optimum, while the native interior-point method certified the optimum of all 18, 1.2
-#: to 75 times faster (``benchmarks/bench_auto_choice.py``).
-AUTO_NATIVE_LOSSES = ("cross_entropy",)
-
-#: Largest estimated cost of one interior-point iteration (floating-point operations)
-#: for which ``solver="native"`` picks the interior-point method: about 2 s on 2 cores.
-IPM_MAX_FLOPS = 1e11
+from .settings import SolverChoiceSettings
 
 SOLVERS = ("auto", "cvxpy", "native", "ipm", "al-fista")
 NATIVE_SOLVERS = ("ipm", "al-fista")
 
 
 def _load_native():
+    """The interior-point solve function, or None when it cannot be imported."""
     try:
-        from ._native import solve_native
+        from .ipm import solve_native
     except ImportError:  # pragma: no cover - the native solver ships with the package
         return None
     return solve_native
 
 
 def _load_first_order():
+    """The first-order solve function, or None when it cannot be imported."""
     try:
-        from ._first_order import solve_first_order
+        from .first_order import solve_first_order
     except ImportError:  # pragma: no cover - the native solver ships with the package
         return None
     return solve_first_order
 
 
-def ipm_is_affordable(program):
-    """Whether one interior-point iteration fits in memory and in :data:`IPM_MAX_FLOPS`."""
+def _choice(settings):
+    return SolverChoiceSettings() if settings is None else settings
+
+
+def ipm_is_affordable(program, settings=None, ipm_settings=None):
+    """Whether one interior-point iteration fits in half the available memory and costs
+    at most ``settings.ipm_max_flops`` (:class:`SolverChoiceSettings`); both estimates
+    are those of the interior-point method run with ``ipm_settings``."""
     from .._validation import available_memory_bytes
-    from ._native import estimate_memory, ipm_iteration_flops
+    from .ipm import estimate_memory, ipm_iteration_flops
 
     avail = available_memory_bytes()
-    if avail is not None and estimate_memory(program) > 0.5 * avail:
+    if avail is not None and estimate_memory(program, settings=ipm_settings) > 0.5 * avail:
         return False
-    return ipm_iteration_flops(program) <= IPM_MAX_FLOPS
+    flops = ipm_iteration_flops(program, settings=ipm_settings)
+    return flops <= _choice(settings).ipm_max_flops
 
 
 def program_size(program):
@@ -78,25 +74,54 @@ def program_size(program):
     return program.n_samples * n_var * program.n_features
 
 
-def cvxpy_sized(program):
-    """Whether ``program`` has at most :data:`AUTO_NATIVE_SIZE` samples x variables."""
-    return program_size(program) <= AUTO_NATIVE_SIZE
+def cvxpy_sized(program, settings=None):
+    """Whether ``program`` has at most ``settings.native_size`` samples x variables
+    (:class:`SolverChoiceSettings`)."""
+    return program_size(program) <= _choice(settings).native_size
 
 
-def resolve_solver(solver, program, device=None, loss=None):
+def _curved(loss):
+    """Whether ``loss`` is smooth with a curvature that varies (cross-entropy): such
+    programs go to the native solvers at every size, where cvxpy needs exponential cones
+    and often ends inaccurate (``benchmarks/bench_auto_choice.py``)."""
+    if loss is None:
+        return False
+    return bool(getattr(loss, "smooth", False)) and not getattr(
+        loss, "constant_curvature", True
+    )
+
+
+def resolve_solver(solver, program, device=None, loss=None, settings=None, ipm_settings=None):
     """The solver to run for ``solver``: ``"cvxpy"``, ``"ipm"`` or ``"al-fista"``.
 
-    ``loss`` (a loss object or its name) matters only to ``"auto"``.
+    Parameters
+    ----------
+    solver : str
+        One of :data:`SOLVERS`.
+    program : ConvexProgram
+    device : str, torch.device or None
+        A torch device selects the first-order method.
+    loss : Loss or None
+        Matters only to ``"auto"`` (curved smooth losses go native at every size).
+    settings : SolverChoiceSettings or None
+        The thresholds of the choice (None: the defaults).
+    ipm_settings : IPMSettings or None
+        The settings the interior-point method would run with (its cost estimates
+        depend on them).
     """
+    settings = _choice(settings)
     if solver == "auto":
         native_ok = _load_native() is not None or _load_first_order() is not None
-        small = cvxpy_sized(program)
-        name = getattr(loss, "name", loss)
-        if device is None and (not native_ok or (small and name not in AUTO_NATIVE_LOSSES)):
+        small = cvxpy_sized(program, settings)
+        if device is None and (not native_ok or (small and not _curved(loss))):
             return "cvxpy"
         solver = "native"
     if solver == "native":
-        if device is not None or _load_native() is None or not ipm_is_affordable(program):
+        if (
+            device is not None
+            or _load_native() is None
+            or not ipm_is_affordable(program, settings, ipm_settings)
+        ):
             return "al-fista"
         return "ipm"
     return solver
@@ -118,13 +143,11 @@ def get_solver(name):
 
 
 __all__ = [
-    "AUTO_NATIVE_LOSSES",
-    "AUTO_NATIVE_SIZE",
-    "IPM_MAX_FLOPS",
     "KNOWN_SOLVERS",
     "NATIVE_SOLVERS",
     "SOLVERS",
     "SolveResult",
+    "SolverChoiceSettings",
     "SolverError",
     "cvxpy_sized",
     "get_solver",

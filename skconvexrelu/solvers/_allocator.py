@@ -3,15 +3,14 @@
 An interior-point iteration allocates and frees arrays of a few megabytes dozens of times.
 Under glibc's default policy such arrays are mapped fresh from the kernel (above the
 ``mmap`` threshold) or the heap is trimmed back after they are freed, so every iteration
-pays page faults on memory it had a moment before: measured at n = 400 (squared loss,
-teacher data), about 110,000 page faults and 0.5 s of system time in a 4.0 s fit, and the
-preconditioner's largest product took 8.9 ms on average instead of 2.9 ms.
+pays page faults on memory it had a moment before, in system time and in slower matrix
+products.
 
 :func:`tune_allocator` sets the two thresholds to the values glibc's own adaptive policy
 reaches once a process has freed a 32 MiB block (``M_MMAP_THRESHOLD`` = 32 MiB, its
 ``DEFAULT_MMAP_THRESHOLD_MAX`` on 64-bit systems, and ``M_TRIM_THRESHOLD`` twice that),
 so at most 64 MiB of freed memory stays with the process instead of going back to the
-kernel. The same fit: 18,000 page faults, 3.5 to 3.7 s.
+kernel, and the page faults mostly go.
 
 It runs once per process, at the first native solve, and does nothing when the C library
 is not glibc, when the user already set ``MALLOC_MMAP_THRESHOLD_`` or

@@ -18,6 +18,8 @@ class NumpyBackend:
 
     name = "numpy"
     device = None
+    #: whether arrays live on an accelerator (a device other than the CPU)
+    accelerator = False
 
     def asarray(self, a, dtype):
         return np.ascontiguousarray(a, dtype=dtype)
@@ -108,6 +110,7 @@ class TorchBackend:
 
         self.torch = torch
         self.device = device
+        self.accelerator = device.type != "cpu"
 
     def _dtype(self, dtype):
         return self.torch.float32 if np.dtype(dtype) == np.float32 else self.torch.float64
@@ -206,20 +209,26 @@ def get_backend(device=None):
                 "'cuda:<index>' or a torch.device."
             )
         device = device.strip().lower()
-    elif type(device).__name__ != "device":
-        raise ValueError(
-            f"device must be None, a string such as 'cpu' or 'cuda', or a torch.device; "
-            f"got {device!r}."
-        )
     try:
         import torch
     except ImportError as exc:
+        if not isinstance(device, str):  # without torch nothing else names a device
+            raise _not_a_device(device) from None
         raise ImportError(
             f"device={device!r} needs PyTorch, which is not installed; install it with "
             "`pip install torch` (or the extra `skconvexrelu[torch]`), or pass device=None "
             "to run on NumPy."
         ) from exc
+    if not isinstance(device, (str, torch.device)):
+        raise _not_a_device(device)
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available.")
     return TorchBackend(dev)
+
+
+def _not_a_device(device):
+    return ValueError(
+        f"device must be None, a string such as 'cpu' or 'cuda', or a torch.device; "
+        f"got {device!r}."
+    )

@@ -13,7 +13,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from .._losses import HingeLoss, SoftmaxLoss
 from ._base import SolveResult
 
 #: cvxpy solvers this module knows how to configure, in order of preference.
@@ -76,7 +75,11 @@ def choose_cvxpy_solvers(cvxpy_solver=None):
 
 
 def _polish_clarabel(problem, V, b, program, loss, Y, w, beta, options, first):
-    """Solve again without equilibration; keep the better of the two solutions."""
+    """Solve again without equilibration; keep the better of the two solutions.
+
+    On cross-entropy programs Clarabel can end "optimal_inaccurate" well above the
+    optimum with its default equilibration, and reach "optimal" without it.
+    """
     import cvxpy as cp
 
     U, intercept, status = first
@@ -155,8 +158,8 @@ def build_problem(program, loss, Y, w, beta, fit_intercept=True):
     )
     b = cp.Variable(program.n_outputs) if fit_intercept else None
     if b is not None:
-        if isinstance(loss, SoftmaxLoss):
-            # softmax ignores a constant added to every output: pin that direction down
+        if loss.shift_invariant:
+            # the loss ignores a constant added to every output: pin that direction down
             constraints.append(cp.sum(b) == 0)
         F = F + np.ones((n, 1)) @ cp.reshape(b, (1, program.n_outputs), order="C")
     objective = loss.cvxpy(F, np.asarray(Y, dtype=np.float64), np.asarray(w, np.float64))
@@ -169,17 +172,15 @@ def build_problem(program, loss, Y, w, beta, fit_intercept=True):
 def objective_scale(loss, n_samples):
     """The factor the objective is multiplied by before it goes to the conic solver.
 
-    With weights summing to one, the hinge program's coefficients are of order ``1 / n``
-    and Clarabel's feasibility tolerances, floored at an absolute 1e-8, let its dual
-    drift: on the teacher data it stopped "optimal" 7.3e-6 (n = 60), 1.3e-5 (100) and
-    1.0e-4 (400) above the optimum even at ``tol=1e-8``. Times ``sqrt(n)`` it stops
-    6.3e-7, 3.3e-7 and 7.4e-8 above it. Times ``n`` did about as well there but ended
-    "optimal_inaccurate" on acute-inflammation at ``beta`` 1e-3 and 1e-2 (where
-    ``sqrt(n)`` stays within 1e-7). The squared loss's solution does not change, and on
-    the cross-entropy programs Clarabel failed outright on scaled objectives (times 10
-    or more, n = 100), so only the hinge is scaled.
+    ``sqrt(n)`` for non-smooth losses (the hinge), 1 otherwise. With weights summing to
+    one the hinge program's coefficients are of order ``1 / n``, and Clarabel's
+    feasibility tolerances, floored at an absolute 1e-8, let its dual drift: it stops
+    "optimal" noticeably above the optimum even at ``tol=1e-8``. Times ``sqrt(n)`` it
+    stops within solver precision; times ``n`` it ends "optimal_inaccurate" on some
+    small data sets. The smooth losses stay unscaled: the squared loss's solve does not
+    gain, and Clarabel fails on scaled cross-entropy programs.
     """
-    return float(np.sqrt(n_samples)) if isinstance(loss, HingeLoss) else 1.0
+    return 1.0 if loss.smooth else float(np.sqrt(n_samples))
 
 
 def _collect(program, V, b):
@@ -214,26 +215,20 @@ def solve_cvxpy(
 
     Parameters
     ----------
-    program : ConvexProgram
-    loss : Loss
-    Y : ndarray of shape (n, n_outputs)
-        Encoded targets.
-    w : ndarray of shape (n,)
-        Sample weights summing to one.
+    program, loss : ConvexProgram, Loss
+    Y, w : ndarray of shape (n, n_outputs), ndarray of shape (n,)
+        Encoded targets, and sample weights summing to one.
     beta : float
         Weight of the group-lasso penalty.
     fit_intercept : bool
         Fit an unregularized output intercept.
-    max_iter : int or None
-        Iteration limit passed to the conic solver (its default when None).
-    tol : float
-        Relative and absolute duality-gap tolerance passed to the conic solver.
+    max_iter, tol, max_time : int or None, float, float or None
+        The conic solver's iteration limit (its own default when None), relative and
+        absolute duality-gap tolerance, and time limit in seconds.
     U0, b0 : ignored
         Interior-point solvers do not use warm starts; accepted for a common signature.
     verbose : int
         Print the conic solver's log.
-    max_time : float or None
-        Time limit in seconds passed to the solver.
     cvxpy_solver : str or None
         ``"CLARABEL"``, ``"MOSEK"``, ``"SCS"`` or another installed cvxpy solver; None
         tries MOSEK when it has a license, then Clarabel, then SCS.
@@ -251,32 +246,10 @@ def solve_cvxpy(
     P, m = program.conf.signs.shape
     check_cvxpy_size(program.n_samples, program.n_features, m, P, program.n_outputs)
     problem, V, b = build_problem(program, loss, Y, w, beta, fit_intercept)
-    errors = []
-    for name, extra in choose_cvxpy_solvers(cvxpy_solver):
-        options = {**_solver_options(name, max_iter, tol, max_time), **extra}
-        try:
-            problem.solve(solver=name, verbose=bool(verbose), **options)
-        except cp.error.SolverError as exc:
-            errors.append(f"{name}: {exc}")
-            continue
-        status = problem.status
-        if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or (
-            status == cp.USER_LIMIT and V[0][0].value is not None
-        ):
-            break
-        errors.append(f"{name}: status {status!r}")
-    else:
-        raise SolverError(
-            "The conic solver returned no solution ("
-            + "; ".join(errors)
-            + "). Try solver='native', fewer n_arrangements, a larger beta, or standardize "
-            "the features."
-        )
+    limits = (max_iter, tol, max_time)
+    name, options, status = _solve_first(problem, V, cvxpy_solver, limits, verbose)
     U, intercept = _collect(program, V, b)
     if status == cp.OPTIMAL_INACCURATE and name == "CLARABEL":
-        # measured on the cross-entropy programs (teacher data, n = 100): Clarabel ends
-        # "optimal_inaccurate" 4% above the optimum with its default equilibration and
-        # reaches "optimal" (within 3e-5 of the native solver) without it
         U, intercept, status = _polish_clarabel(
             problem, V, b, program, loss, Y, w, beta, options, (U, intercept, status)
         )
@@ -300,4 +273,35 @@ def solve_cvxpy(
         stop_criterion=float("nan"),
         history=[objective],
         solver=f"cvxpy:{name}",
+    )
+
+
+def _solve_first(problem, V, cvxpy_solver, limits, verbose):
+    """Try the conic solvers of :func:`choose_cvxpy_solvers` in turn until one returns a
+    solution (optimal, inaccurate, or stopped by a limit with a point).
+
+    ``limits`` is ``(max_iter, tol, max_time)``. Returns ``(name, options, status)`` of
+    the solve that succeeded; raises :class:`SolverError` when none did.
+    """
+    import cvxpy as cp
+
+    errors = []
+    for name, extra in choose_cvxpy_solvers(cvxpy_solver):
+        options = {**_solver_options(name, *limits), **extra}
+        try:
+            problem.solve(solver=name, verbose=bool(verbose), **options)
+        except cp.error.SolverError as exc:
+            errors.append(f"{name}: {exc}")
+            continue
+        status = problem.status
+        if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or (
+            status == cp.USER_LIMIT and V[0][0].value is not None
+        ):
+            return name, options, status
+        errors.append(f"{name}: status {status!r}")
+    raise SolverError(
+        "The conic solver returned no solution ("
+        + "; ".join(errors)
+        + "). Try solver='native', fewer n_arrangements, a larger beta, or standardize "
+        "the features."
     )

@@ -1,5 +1,5 @@
-"""Small numerical helpers of the native solver: conjugate gradients, step lengths and
-the dual-certificate polish."""
+"""Small numerical helpers of the interior-point method: conjugate gradients, step
+lengths and the dual-certificate polish."""
 
 import numpy as np
 

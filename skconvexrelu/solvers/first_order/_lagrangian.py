@@ -1,0 +1,130 @@
+"""The augmented Lagrangian of the program on the backend: its smooth part (loss plus
+penalty of the cone rows), its gradient, the multipliers and the proximal step of the
+group norm."""
+
+import numpy as np
+
+
+class AugmentedLagrangian:
+    """``L(J U + b) + (1 / (2 rho_n)) ||max(0, lambda - rho_n h(U))||^2 + beta sum_j ||u_j||``.
+
+    Holds the multipliers ``lambda = (lam1, lam2)`` of the first- and second-layer cone
+    rows and, for a loss seen through its envelope, ``nu`` (see
+    :mod:`~skconvexrelu.solvers.first_order._loss`). Points are given by their images
+    ``Z = X~ V``; every pass goes chunk by chunk (``op.chunks``).
+
+    Parameters
+    ----------
+    op : ChunkedOperator
+    bloss : BackendLoss
+    beta : float
+    """
+
+    def __init__(self, op, bloss, beta):
+        self.op = op
+        self.be = be = op.be
+        self.bloss = bloss
+        self.beta = beta
+        n, o, P, m = op.n, op.o, op.P, op.m
+        self.lam1 = be.zeros((n, o, 2, P, m), op.dtype)
+        self.lam2 = be.zeros((n, o, 2, P), op.dtype)
+        self.nu = be.zeros((n, o), op.dtype) if bloss.envelope else None
+
+    def bvec(self, b):
+        """The intercept as a ``(1, o)`` backend array."""
+        return self.be.asarray(np.asarray(b, dtype=np.float64)[None, :], self.op.dtype)
+
+    def piece(self, Zc, sl, bb, rho_n, grad):
+        """Smooth part of the samples ``sl``: value, the cotangent of ``Z`` and the
+        intercept's gradient (None, None without ``grad``)."""
+        op, be = self.op, self.be
+        Zb = op.block(Zc)
+        g, F = op.layers(Zb, sl)
+        val, RF = self.bloss.value_grad(F + bb, sl, self.nu)
+        # q = max(0, lambda - rho_n h), computed in place
+        q1 = op.M1[sl] * Zb
+        q1 *= -rho_n
+        q1 += self.lam1[sl]
+        q1 = be.pos_(q1)
+        q2 = be.pos_(self.lam2[sl] - rho_n * (op.M2[sl] * g))
+        val += (be.vdot(q1, q1) + be.vdot(q2, q2)) / (2.0 * rho_n)
+        if not grad:
+            return val, None, None
+        Rg = op.DS[sl] * RF[:, :, None, None]
+        Rg -= op.M2[sl] * q2
+        RZ = op.S1[sl] * Rg[..., None]
+        q1 *= op.M1[sl]
+        RZ -= q1
+        return val, RZ.reshape(RZ.shape[0], op.K), be.sum(RF, axis=0)
+
+    def value_at(self, Z, b, rho_n):
+        """Value of the smooth part at the point with images ``Z`` and intercept ``b``."""
+        bb = self.bvec(b)
+        return sum(self.piece(Z[sl], sl, bb, rho_n, False)[0] for sl in self.op.chunks)
+
+    def grad_at(self, Z, Zp, mom, b, rho_n):
+        """Value and gradient ``(V, b)`` at the point with images ``Z + mom (Z - Zp)``."""
+        be, X = self.be, self.op.X
+        bb = self.bvec(b)
+        val, GV, gb = 0.0, None, 0.0
+        for sl in self.op.chunks:
+            if mom == 0:
+                Zc = Z[sl]
+            else:
+                Zc = Z[sl] - Zp[sl]
+                Zc *= mom
+                Zc += Z[sl]
+            v, RZ, rf = self.piece(Zc, sl, bb, rho_n, True)
+            val += v
+            gb = gb + rf
+            part = X[sl].T @ RZ
+            GV = part if GV is None else GV + part
+        return val, GV, be.to_numpy(gb).astype(np.float64)
+
+    def multiplier_estimate(self, Zb, g, sl, rho_n):
+        """``max(0, lambda - rho_n h(U))`` of the samples ``sl`` (images in blocks)."""
+        op, be = self.op, self.be
+        l1 = be.pos(self.lam1[sl] - rho_n * (op.M1[sl] * Zb))
+        l2 = be.pos(self.lam2[sl] - rho_n * (op.M2[sl] * g))
+        return l1, l2
+
+    def update_multipliers(self, Z, b, rho_n):
+        """``lambda <- max(0, lambda - rho_n h(U))``; ``nu`` <- the envelope's gradient."""
+        op = self.op
+        bb = self.bvec(b)
+        for sl in op.chunks:
+            Zb = op.block(Z[sl])
+            g, F = op.layers(Zb, sl)
+            self.lam1[sl], self.lam2[sl] = self.multiplier_estimate(Zb, g, sl, rho_n)
+            if self.bloss.envelope:
+                self.nu[sl] = self.bloss.value_grad(F + bb, sl, self.nu)[1]
+
+    def estimate_norms(self, rho_unit, n_power=5):
+        """Largest eigenvalues of ``J^T W J`` and ``G^T C^2 G / n`` (power iteration)."""
+        op, be, X = self.op, self.be, self.op.X
+        shape = (op.d, op.o, 2, op.P, op.m)
+        Q = op.to_internal(np.moveaxis(np.random.default_rng(0).standard_normal(shape), 0, 3))
+        Q2 = be.copy(Q)
+        ests = [1.0, 1.0]
+        for _ in range(n_power):
+            Q = Q * (1.0 / max(np.sqrt(be.vdot(Q, Q)), 1e-300))
+            Q2 = Q2 * (1.0 / max(np.sqrt(be.vdot(Q2, Q2)), 1e-300))
+            A, A2 = 0.0, 0.0
+            for sl in op.chunks:
+                Zb = op.block(X[sl] @ Q)
+                g, F = op.layers(Zb, sl)
+                A = A + X[sl].T @ op.cotangent(sl, self.bloss.W[sl] * F)
+                Zb = op.block(X[sl] @ Q2)
+                g, F = op.layers(Zb, sl)
+                R1, R2 = op.M1[sl] * Zb * rho_unit, op.M2[sl] * g * rho_unit
+                A2 = A2 + X[sl].T @ op.cotangent(sl, F * 0, R1, R2)
+            ests = [be.vdot(Q, A), be.vdot(Q2, A2)]
+            Q, Q2 = A, A2
+        return [max(float(e), 1e-300) * 1.1 for e in ests]
+
+    def prox(self, W, step):
+        """Group soft-thresholding of the columns of ``W`` (the group norm's prox)."""
+        be = self.be
+        cn = self.op.colnorms(W)
+        scale = be.pos(1.0 - (self.beta * step) / be.where(cn > 0, cn, cn * 0 + 1.0))
+        return W * scale[None, :]
