@@ -174,7 +174,7 @@ class BaseConvexThreeLayer(BaseEstimator):
                 f"solver={self.solver!r} cannot use it. Use solver='al-fista' (or "
                 "'native' / 'auto'), or device=None."
             )
-        from .solvers._backend import get_backend
+        from ._backend import get_backend
 
         get_backend(self.device)  # a clear error for a bad device or a missing torch
 

@@ -15,7 +15,7 @@ Every loss is a subclass of :class:`Loss` and provides one protocol:
 - ``cvxpy(F, Y, w)`` and ``torch(F, Y, w)``: the same loss as a cvxpy expression and as
   a differentiable torch expression;
 - ``value_grad(F, Y, W, be)``: value and gradient on the arrays of an array backend
-  (:mod:`skconvexrelu.solvers._backend`), ``W`` the weights repeated per output;
+  (:mod:`skconvexrelu._backend`), ``W`` the weights repeated per output;
 - ``center(r, Y, w)``: a dual point whose columns sum to zero (the dual of a program with
   a fitted intercept requires it) and that stays in the conjugate's domain;
 - ``constant_model(Y, w, fit_intercept)``: the best constant output and a gradient there;

@@ -11,14 +11,17 @@ With ``Z = Xt u_j`` for every column, the program (see :ref:`math`) is::
     min  L(F) + beta * sum ||u_j||_2
     s.t. (2 D1_cj - 1) * Z[o, sigma, c, j] >= 0,   (2 D2_c - 1) * g[o, sigma, c] >= 0
 
-The map ``U -> F`` is applied matrix-free: one ``(n, d~) @ (d~, o*2*P*m)`` product, masks,
-and sums; its adjoint is the transposed product. The ``n x (2 P m d~)`` feature matrix is
-never formed.
+The map ``U -> F`` is applied matrix-free by the program's one operator
+(:class:`~skconvexrelu._operator.ProgramOperator`): one ``(n, d~) @ (d~, o*2*P*m)``
+product, masks, and sums; its adjoint is the transposed product. The ``n x (2 P m d~)``
+feature matrix is never formed.
 """
+
+from functools import cached_property
 
 import numpy as np
 
-SIGMA = np.array([1.0, -1.0])
+from ._operator import ProgramOperator
 
 
 class ConvexProgram:
@@ -67,38 +70,36 @@ class ConvexProgram:
         return ConvexProgram(self.Xt[index], sub, self.n_outputs, self.dtype)
 
     # ------------------------------------------------------------------ linear map
+    @cached_property
+    def operator(self):
+        """The program's linear map (:class:`~skconvexrelu._operator.ProgramOperator`)."""
+        return ProgramOperator(self)
+
     def first_layer(self, U):
         """``Z`` of shape ``(n, o, 2, P, m)``: every column ``Xt u_j``."""
-        o, _, P, d, m = U.shape
-        Umat = np.moveaxis(U, 3, 0).reshape(d, -1)
-        return (self.Xt @ Umat).reshape(self.n_samples, o, 2, P, m)
+        return self.operator.first_layer(U)
 
     def second_layer(self, Z):
         """``g`` of shape ``(n, o, 2, P)``: pre-activations of the second ReLU."""
-        return np.einsum("nospm,npm->nosp", Z, self.S1)
+        return self.operator.second_layer(Z)
 
     def outputs(self, g):
         """``F`` without intercept, shape ``(n, o)``."""
-        return np.einsum("nosp,np,s->no", g, self.D2, SIGMA.astype(self.dtype))
+        return self.operator.outputs(g)
 
     def forward(self, U):
         """``F(U)`` without intercept, shape ``(n, o)``."""
-        return self.outputs(self.second_layer(self.first_layer(U)))
+        return self.operator.forward(U)
 
     def adjoint(self, R):
         """The adjoint of :meth:`forward` applied to ``R`` of shape ``(n, o)``."""
-        o, _, P, d, m = self.shape
-        W = np.einsum(
-            "no,np,s,npm->nospm", R, self.D2, SIGMA.astype(self.dtype), self.S1, optimize=True
-        )
-        G = self.Xt.T @ W.reshape(self.n_samples, -1)  # (d, o*2*P*m)
-        return np.moveaxis(G.reshape(d, o, 2, P, m), 0, 3)
+        return self.operator.adjoint(R=np.asarray(R, dtype=self.dtype))
 
     # ------------------------------------------------------------ penalty, cones
     @staticmethod
     def group_norms(U):
         """``||u_j||_2`` for every column, shape ``(o, 2, P, m)``."""
-        return np.sqrt(np.einsum("...dm,...dm->...m", U, U))
+        return ProgramOperator.colnorms(U)
 
     def penalty(self, U, beta):
         return float(beta * self.group_norms(U).sum())
@@ -106,17 +107,7 @@ class ConvexProgram:
     def block_violation(self, U, chunk=8192):
         """The largest violation of each block's cone constraints, shape ``(o, 2, P)``
         (0 where feasible), by chunks of samples."""
-        o, _, P, d, m = U.shape
-        Umat = np.moveaxis(U, 3, 0).reshape(d, -1)
-        out = np.zeros((o, 2, P))
-        for a in range(0, self.n_samples, chunk):
-            sl = slice(a, a + chunk)
-            Z = (self.Xt[sl] @ Umat).reshape(-1, o, 2, P, m)
-            v1 = (-self.A1[sl, None, None] * Z).max(axis=(0, 4), initial=0.0)
-            g = np.einsum("nospm,npm->nosp", Z, self.S1[sl])
-            v2 = (-self.A2[sl, None, None] * g).max(axis=0, initial=0.0)
-            out = np.maximum(out, np.maximum(v1, v2))
-        return out
+        return self.operator.block_violation(U, chunk)
 
     def cone_violation(self, U):
         """The largest violation of the cone constraints (0 when feasible)."""

@@ -8,7 +8,7 @@ import pytest
 from _programs import reference_solution, small_problem
 from sklearn.exceptions import ConvergenceWarning
 
-from skconvexrelu.solvers._backend import get_backend
+from skconvexrelu._backend import get_backend
 from skconvexrelu.solvers.first_order import default_max_iter, solve_first_order
 from skconvexrelu.solvers.settings import FirstOrderSettings
 
@@ -286,7 +286,7 @@ def test_chunked_operator_splits_the_samples():
     # forward map and outputs agree with the program's
     U = np.random.default_rng(0).standard_normal(program.shape)
     Z = op.forward_into(op.to_internal(U), be.zeros((op.n, op.K), np.float64))
-    F, viol, zmax = op.outputs(Z)
+    F, viol, zmax = op.outputs_and_violation(Z)
     np.testing.assert_allclose(F, program.forward(U), rtol=1e-12, atol=1e-12)
     assert zmax == pytest.approx(np.abs(program.first_layer(U)).max(), rel=1e-12)
     np.testing.assert_array_equal(op.to_blocks(op.to_internal(U)), U)

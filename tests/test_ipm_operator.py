@@ -31,8 +31,8 @@ def _dense_check(op_ws, op_full, program, rng):
     idx1, idx2 = op_ws.idx1, op_ws.idx2
     n = program.n_samples
     U = rng.standard_normal(program.shape)
-    Z1, g2 = op_ws.cons(U)
-    Z, g = op_full.cons(U)
+    Z1, g2 = op_ws.layers(U)
+    Z, g = op_full.layers(U)
     i1 = np.where(idx1 >= 0, idx1, 0).reshape(idx1.shape[0], -1)
     ref1 = np.take_along_axis(Z.reshape(n, -1), i1, 0).reshape(idx1.shape)
     assert np.allclose(Z1 * op_ws.M1f, ref1 * op_ws.M1f)
@@ -40,14 +40,14 @@ def _dense_check(op_ws, op_full, program, rng):
     assert np.allclose(g2, ref2.reshape(idx2.shape))
     y1 = rng.standard_normal(Z1.shape) * op_ws.M1f
     y2 = rng.standard_normal(g2.shape)
-    s1, s2, _ = op_ws.apply(U)
+    s1, s2, _ = op_ws.cone_rows(U)
     assert np.vdot(op_ws.adjoint(y1, y2), U) == pytest.approx(
         np.vdot(y1, s1) + np.vdot(y2, s2), rel=1e-10
     )
     c1 = rng.random(Z1.shape) * op_ws.M1f
     c2 = rng.random(g2.shape)
     V = rng.standard_normal(program.shape)
-    Zv, gv = op_ws.cons(V)
+    Zv, gv = op_ws.layers(V)
     quad = _block_quadratic_form(op_ws, c1, c2, V)
     assert quad == pytest.approx(np.sum(c1 * Zv**2) + np.sum(c2 * gv**2), rel=1e-10)
 
@@ -71,7 +71,7 @@ def test_operator_is_the_programs_map_and_its_adjoint():
     op = _operator.Operator(program)
     rng = np.random.default_rng(1)
     U = rng.standard_normal(program.shape)
-    s1, s2, F = op.apply(U)
+    s1, s2, F = op.cone_rows(U)
     np.testing.assert_allclose(F, program.forward(U), rtol=1e-12, atol=1e-12)
     R = rng.standard_normal(F.shape)
     np.testing.assert_allclose(op.adjoint(R=R), program.adjoint(R), rtol=1e-12, atol=1e-12)
@@ -80,10 +80,10 @@ def test_operator_is_the_programs_map_and_its_adjoint():
     assert lhs == pytest.approx(np.vdot(y1, s1) + np.vdot(y2, s2) + np.vdot(R, F), rel=1e-10)
     signed = op.adjoint(op.A1[:, None, None] * y1, op.A2[:, None, None] * y2, signed=True)
     np.testing.assert_allclose(signed, op.adjoint(y1, y2), rtol=1e-12, atol=1e-12)
-    Z, g = op.cons(U)
+    Z, g = op.layers(U)
     c1, c2 = rng.random(Z.shape), rng.random(g.shape)
     V = rng.standard_normal(program.shape)
-    Zv, gv = op.cons(V)
+    Zv, gv = op.layers(V)
     want = np.sum(c1 * Zv**2) + np.sum(c2 * gv**2)
     for _ in range(2):  # the second call reads the kept data products
         assert _block_quadratic_form(op, c1, c2, V) == pytest.approx(want, rel=1e-10)
@@ -153,14 +153,14 @@ def test_loss_gram_products_before_and_after_forming_its_matrix(center):
     assert gram.M.shape == (program.shape[2] * program.shape[3] * program.shape[4],) * 2
     assert gram.formed
     by_gram = gram.hess(V, center)
-    F = op.F(op.g(op.Z(V)))
+    F = op.outputs(op.second_layer(op.first_layer(V)))
     if center:
         F = F - (w @ F) / w.sum()
     direct = op.adjoint(R=w[:, None] * F)
     np.testing.assert_allclose(by_rows, direct, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(by_gram, direct, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(
-        gram.wsum(V), (w[:, None] * op.F(op.g(op.Z(V)))).sum(0), rtol=1e-10
+        gram.wsum(V), (w[:, None] * op.outputs(op.second_layer(op.first_layer(V)))).sum(0), rtol=1e-10
     )
     X, A = _operator.row_factors(op)
     assert A.flags.c_contiguous  # viewed as (n, P m) by every solve

@@ -15,7 +15,7 @@ def _spread_newton_terms(op, rng):
     """A random iterate with barrier curvatures spread over 14 orders of magnitude and
     the group-norm curvatures of a late iteration: ``(U, c1, c2, ht, hr)``."""
     U = rng.standard_normal(op.program.shape)
-    Z, g = op.cons(U)
+    Z, g = op.layers(U)
     c1 = 10.0 ** rng.uniform(-10, 4, Z.shape)
     c2 = 10.0 ** rng.uniform(-10, 4, g.shape)
     ht = 10.0 ** rng.uniform(-8, -4, U.shape[:3] + U.shape[4:])
@@ -29,8 +29,8 @@ def _preconditioner_error(op, prec, terms, loss_term, rng):
     U, c1, c2, ht, hr = terms
 
     def newton(V):
-        Zv, gv = op.cons(V)
-        HF = loss_term(op.F(gv))
+        Zv, gv = op.layers(V)
+        HF = loss_term(op.outputs(gv))
         return op.adjoint(c1 * Zv, c2 * gv, HF, signed=True) + op.psi_hess_apply(V, U, ht, hr)
 
     errors = []
@@ -113,7 +113,7 @@ def _late_radial_newton(op, rng):
     relative error of a preconditioner along the radial directions."""
     U = rng.standard_normal(op.program.shape)
     U[:, 1] = U[:, 0] + 1e-3 * rng.standard_normal(U[:, 0].shape)
-    Z, g = op.cons(U)
+    Z, g = op.layers(U)
     mu = 1e-8
     c1, c2 = mu / np.maximum(Z**2, 1e-12), mu / np.maximum(g**2, 1e-12)
     ht = np.full(U.shape[:3] + U.shape[4:], 1e-3)
@@ -121,8 +121,8 @@ def _late_radial_newton(op, rng):
     Dd = 10.0 ** rng.uniform(0, 4, (op.program.n_samples, 1))
 
     def newton(V):
-        Zv, gv = op.cons(V)
-        F = op.F(gv)
+        Zv, gv = op.layers(V)
+        F = op.outputs(gv)
         HF = Dd * (F - (Dd * F).sum(0) / Dd.sum(0))  # the intercept eliminated
         return op.adjoint(c1 * Zv, c2 * gv, HF, signed=True) + op.psi_hess_apply(V, U, ht, hr)
 
@@ -343,7 +343,7 @@ def test_loss_hess_is_the_variable_space_loss_term():
     U, c1, c2, ht, hr = _spread_newton_terms(op, rng)
     Dd = 10.0 ** rng.uniform(-2, 2, (program.n_samples, 1))
     V = rng.standard_normal(program.shape)
-    F = op.F(op.g(op.Z(V)))
+    F = op.outputs(op.second_layer(op.first_layer(V)))
     want = op.adjoint(R=Dd * (F - (Dd * F).sum(0) / Dd.sum(0)))
     for mode in ("samples", "variables"):
         settings = PreconditionerSettings(capacitance=mode)

@@ -14,7 +14,7 @@ from skconvexrelu._losses import (
     constant_model,
     make_loss,
 )
-from skconvexrelu.solvers._backend import get_backend
+from skconvexrelu._backend import get_backend
 
 
 def _targets(loss, n, o, rng):

@@ -10,7 +10,6 @@ import functools
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from ._base import SolveResult
@@ -132,23 +131,18 @@ def build_problem(program, loss, Y, w, beta, fit_intercept=True):
 
     n, d = program.Xt.shape
     P, m = program.conf.signs.shape
-    Xt = program.Xt.astype(np.float64)
-    A1 = program.A1.reshape(n, P * m).astype(np.float64)
-    S1 = program.S1.reshape(n, P * m).astype(np.float64)
-    D2 = program.D2.astype(np.float64)
-    A2 = program.A2.astype(np.float64)
-    # sums the m columns of each configuration
-    B = sp.kron(sp.eye(P), np.ones((m, 1)), format="csr")
+    op = program.operator
+    A1 = np.asarray(op.A1, dtype=np.float64).reshape(n, P * m)
+    A2 = np.asarray(op.A2, dtype=np.float64)
 
     V = [[cp.Variable((d, P * m)) for _ in range(2)] for _ in range(program.n_outputs)]
     constraints, columns, penalty = [], [], 0
     for o in range(program.n_outputs):
         f_o = 0
         for s, sigma in enumerate((1.0, -1.0)):
-            Z = Xt @ V[o][s]
-            G = cp.multiply(S1, Z) @ B
+            Z, G, f = op.cvxpy_layers(V[o][s])
             constraints += [cp.multiply(A1, Z) >= 0, cp.multiply(A2, G) >= 0]
-            f_o = f_o + sigma * cp.sum(cp.multiply(D2, G), axis=1)
+            f_o = f_o + sigma * f
             penalty = penalty + cp.sum(cp.norm(V[o][s], 2, axis=0))
         columns.append(f_o)
     F = (

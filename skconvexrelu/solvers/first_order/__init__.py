@@ -43,7 +43,7 @@ envelope (closed form per sample, curvature ``rho_envelope * w_i``) and ``-nu`` 
 to the hinge's dual variables (:mod:`~._loss`). Smooth losses are used as they are.
 
 The same code runs on NumPy arrays or, with ``device=...``, on torch tensors (CPU or
-GPU) through :mod:`skconvexrelu.solvers._backend`; float32 programs are computed in
+GPU) through :mod:`skconvexrelu._backend`; float32 programs are computed in
 float32 (the certificate's final reductions are in float64).
 
 Stopping rule

@@ -57,11 +57,11 @@ def _dual_colnorm(al, Z, r, rho_n):
     Vd = None
     for sl in op.chunks:
         Zb = op.block(Z[sl])
-        g, _ = op.layers(Zb, sl)
+        g, _ = op.from_images(Zb, sl)
         l1, l2 = al.multiplier_estimate(Zb, g, sl, rho_n)
-        part = X[sl].T @ op.cotangent(sl, rb[sl], l1, l2)
+        part = X[sl].T @ op.chunk_cotangent(sl, rb[sl], l1, l2)
         Vd = part if Vd is None else Vd + part
-    return float(np.max(be.to_numpy(op.colnorms(Vd)).astype(np.float64), initial=0.0))
+    return float(np.max(be.to_numpy(op.column_norms(Vd)).astype(np.float64), initial=0.0))
 
 
 def certificate(al, lm, V, Z, b, rho_n, fit_intercept):
@@ -74,9 +74,9 @@ def certificate(al, lm, V, Z, b, rho_n, fit_intercept):
     need not sum to zero exactly, so its bound is corrected for the intercept.
     """
     loss, Y, w = lm.loss, lm.Y, lm.w
-    F, viol, _ = al.op.outputs(Z)
+    F, viol, _ = al.op.outputs_and_violation(Z)
     bp = lm.polish_intercept(F, b) if fit_intercept else np.zeros(al.op.o)
-    cn = al.be.to_numpy(al.op.colnorms(V)).astype(np.float64)
+    cn = al.be.to_numpy(al.op.column_norms(V)).astype(np.float64)
     pobj = loss.value(F + bp, Y, w) + al.beta * float(cn.sum())
     if al.bloss.envelope:
         r = _envelope_dual_point(al, lm, F, b, fit_intercept)

@@ -125,7 +125,7 @@ def fista_step(al, st, rho_n, ctl):
     st.Zp, st.Z, st.Zn = st.Z, st.Zn, st.Zp
     st.tk = tk1
     beta = al.beta
-    stat = st.Lip * be.amax(al.op.colnorms(D)) / beta if beta > 0 else np.sqrt(dd)
+    stat = st.Lip * be.amax(al.op.column_norms(D)) / beta if beta > 0 else np.sqrt(dd)
     return taken, stat
 
 

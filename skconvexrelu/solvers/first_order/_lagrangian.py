@@ -39,7 +39,7 @@ class AugmentedLagrangian:
         intercept's gradient (None, None without ``grad``)."""
         op, be = self.op, self.be
         Zb = op.block(Zc)
-        g, F = op.layers(Zb, sl)
+        g, F = op.from_images(Zb, sl)
         val, RF = self.bloss.value_grad(F + bb, sl, self.nu)
         # q = max(0, lambda - rho_n h), computed in place
         q1 = op.M1[sl] * Zb
@@ -50,11 +50,12 @@ class AugmentedLagrangian:
         val += (be.vdot(q1, q1) + be.vdot(q2, q2)) / (2.0 * rho_n)
         if not grad:
             return val, None, None
-        Rg = op.DS[sl] * RF[:, :, None, None]
-        Rg -= op.M2[sl] * q2
-        RZ = op.S1[sl] * Rg[..., None]
+        # the penalty's gradient: minus the scaled rows' multipliers, in place
         q1 *= op.M1[sl]
-        RZ -= q1
+        q1 *= -1.0
+        q2 = op.M2[sl] * q2
+        q2 *= -1.0
+        RZ = op.cotangent(q1, q2, RF, signed=True, rows=sl)
         return val, RZ.reshape(RZ.shape[0], op.K), be.sum(RF, axis=0)
 
     def value_at(self, Z, b, rho_n):
@@ -94,7 +95,7 @@ class AugmentedLagrangian:
         bb = self.bvec(b)
         for sl in op.chunks:
             Zb = op.block(Z[sl])
-            g, F = op.layers(Zb, sl)
+            g, F = op.from_images(Zb, sl)
             self.lam1[sl], self.lam2[sl] = self.multiplier_estimate(Zb, g, sl, rho_n)
             if self.bloss.envelope:
                 self.nu[sl] = self.bloss.value_grad(F + bb, sl, self.nu)[1]
@@ -112,12 +113,12 @@ class AugmentedLagrangian:
             A, A2 = 0.0, 0.0
             for sl in op.chunks:
                 Zb = op.block(X[sl] @ Q)
-                g, F = op.layers(Zb, sl)
-                A = A + X[sl].T @ op.cotangent(sl, self.bloss.W[sl] * F)
+                g, F = op.from_images(Zb, sl)
+                A = A + X[sl].T @ op.chunk_cotangent(sl, self.bloss.W[sl] * F)
                 Zb = op.block(X[sl] @ Q2)
-                g, F = op.layers(Zb, sl)
+                g, F = op.from_images(Zb, sl)
                 R1, R2 = op.M1[sl] * Zb * rho_unit, op.M2[sl] * g * rho_unit
-                A2 = A2 + X[sl].T @ op.cotangent(sl, F * 0, R1, R2)
+                A2 = A2 + X[sl].T @ op.chunk_cotangent(sl, F * 0, R1, R2)
             ests = [be.vdot(Q, A), be.vdot(Q2, A2)]
             Q, Q2 = A, A2
         return [max(float(e), 1e-300) * 1.1 for e in ests]
@@ -125,6 +126,6 @@ class AugmentedLagrangian:
     def prox(self, W, step):
         """Group soft-thresholding of the columns of ``W`` (the group norm's prox)."""
         be = self.be
-        cn = self.op.colnorms(W)
+        cn = self.op.column_norms(W)
         scale = be.pos(1.0 - (self.beta * step) / be.where(cn > 0, cn, cn * 0 + 1.0))
         return W * scale[None, :]

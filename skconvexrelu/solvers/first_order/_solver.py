@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ..._losses import LossModel
 from .._allocator import tune_allocator
-from .._backend import get_backend
+from ..._backend import get_backend
 from .._base import SolveResult
 from ..settings import FirstOrderSettings
 from ._certificate import certificate
@@ -103,7 +103,7 @@ def _setup(program, loss, Y, w, beta, fit_intercept, U0, b0, be, settings):
     if fit_intercept and b0 is not None:
         b = np.array(b0, dtype=np.float64).reshape(o)
     Z = op.forward_into(V, be.zeros((n, K), dtype))
-    F0, _, _ = op.outputs(Z)
+    F0, _, _ = op.outputs_and_violation(Z)
     lm = LossModel(loss, Y, w)  # intercept polish and hinge balance, shared with ipm
     if fit_intercept and b0 is None:
         b = lm.polish_intercept(F0, b)

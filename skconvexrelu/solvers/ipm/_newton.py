@@ -109,12 +109,12 @@ class NewtonSystem:
         run = self.run
         op, opk = run.op, run.opk
         if opk is op:
-            Zv = op.Z(V)
-            gv = op.g(Zv)
-            HF = self.loss_hess(op.F(gv).astype(np.float64))
+            Zv = op.first_layer(V)
+            gv = op.second_layer(Zv)
+            HF = self.loss_hess(op.outputs(gv).astype(np.float64))
             out = op.adjoint(self.c1 * Zv, self.c2 * gv, HF, signed=True)
         else:
-            Zv, gv = opk.cons(V)
+            Zv, gv = opk.layers(V)
             out = opk.adjoint(self.c1 * Zv, self.c2 * gv, signed=True)
             if run.gram is not None:
                 out += run.gram.hess(V, run.fit_intercept).astype(run.dtype)
@@ -162,7 +162,7 @@ class NewtonSystem:
         run = self.run
         dF = None
         if run.gram is not None:  # no per-sample outputs needed: the intercept's row only
-            dGs1, dGs2 = (a.astype(np.float64) for a in run.opk.apply(dU)[:2])
+            dGs1, dGs2 = (a.astype(np.float64) for a in run.opk.cone_rows(dU)[:2])
             dFsum = run.gram.wsum(dU)
         else:
             dGs1, dGs2, dF = run.apply64(dU)

@@ -18,24 +18,15 @@ without forming the ``n x (2 P m d~)`` feature matrix:
 
 import numpy as np
 
-#: the output sign of the two blocks of a pair (``sigma = +1, -1``)
-SIG = np.array([1.0, -1.0])
+from ..._operator import ProgramOperator
 
-class Operator:
-    """Matrix-free maps of one program (see the module docstring)."""
+
+class Operator(ProgramOperator):
+    """The program's map (:class:`~skconvexrelu._operator.ProgramOperator`) with the
+    pieces of the interior-point method's Newton matrix (see the module docstring)."""
 
     def __init__(self, program, dtype=None):
-        self.program = program
-        self.dtype = np.dtype(program.dtype if dtype is None else dtype)
-        cast = (lambda a: a) if dtype is None else (lambda a: np.asarray(a, dtype=self.dtype))
-        self.X = cast(program.Xt)
-        self.n, self.d = self.X.shape
-        self.o, _, self.P, _, self.m = program.shape
-        self.S1 = cast(program.S1)  # (n, P, m)
-        self.A1 = cast(program.A1)
-        self.D2 = cast(program.D2)  # (n, P)
-        self.A2 = cast(program.A2)
-        self.sig = SIG.astype(self.dtype)
+        super().__init__(program, dtype)
         # constraints whose row is identically zero (0 >= 0 for every U) are left out
         xnz = np.any(self.X != 0, axis=1)
         self.M1 = np.broadcast_to(
@@ -46,28 +37,10 @@ class Operator:
         self.M1f = self.M1.astype(self.dtype)
         self.M2f = self.M2.astype(self.dtype)
 
-    # ------------------------------------------------------------------ maps
-    def Z(self, U):
-        o, _, P, d, m = U.shape
-        Umat = np.moveaxis(U, 3, 0).reshape(d, -1)
-        return (self.X @ Umat).reshape(self.n, o, 2, P, m)
-
-    # plain einsum loops: its "optimized" batched-matmul route is about 7x slower here
-    def g(self, Z):
-        return np.einsum("nospm,npm->nosp", Z, self.S1)
-
-    def F(self, g):
-        return np.einsum("nosp,np,s->no", g, self.D2, self.sig)
-
     @property
     def n_cone_rows(self):
         """Number of cone constraints (rows that are not identically zero)."""
         return float(self.M1.sum() * self.o * 2 + self.M2.sum() * self.o * 2)
-
-    def cons(self, U):
-        """Unsigned constraint rows ``(X~ u_j, g)`` of ``U``."""
-        Z = self.Z(U)
-        return Z, self.g(Z)
 
     def column_rows(self, o, s, c, j):
         """Data rows and signs of the first-layer constraints of one column."""
@@ -148,39 +121,7 @@ class Operator:
         i2, i1 = self._block_layout()
         return R2.ravel()[i2], R1.ravel()[i1]
 
-    def apply(self, U):
-        """``(s1, s2, F)``: cone slacks ``A1*Z``, ``A2*g`` and the outputs (no intercept)."""
-        Z = self.Z(U)
-        g = self.g(Z)
-        s1 = self.A1[:, None, None] * Z
-        s2 = self.A2[:, None, None] * g
-        return s1, s2, self.F(g)
-
-    def adjoint(self, y1=None, y2=None, R=None, signed=False):
-        """``G1^T y1 + G2^T y2 + J^T R`` as an array of the shape of ``U``.
-
-        With ``signed=True``, ``y1`` and ``y2`` already carry the constraint signs
-        (``A1 * y1``, ``A2 * y2``; the signs are +-1), which saves two passes.
-        """
-        n, o, P, m, d = self.n, self.o, self.P, self.m, self.d
-        Wg = np.zeros((n, o, 2, P), dtype=self.dtype)
-        if y2 is not None:
-            Wg += y2 if signed else self.A2[:, None, None] * y2
-        if R is not None:
-            Wg += (
-                R[:, :, None, None] * self.sig[None, None, :, None] * self.D2[:, None, None, :]
-            )
-        WZ = self.S1[:, None, None] * Wg[..., None]
-        if y1 is not None:
-            WZ += y1 if signed else self.A1[:, None, None] * y1
-        G = self.X.T @ WZ.reshape(n, -1)
-        return np.moveaxis(G.reshape(d, o, 2, P, m), 0, 3)
-
     # ------------------------------------------------------------ group norms
-    @staticmethod
-    def colnorms(U):
-        return np.sqrt(np.einsum("...dm,...dm->...m", U, U))
-
     @staticmethod
     def psi(U, mu, beta):
         """Barrier-smoothed group norm ``min_t beta t - mu log(t^2 - ||u||^2)``.
@@ -245,7 +186,8 @@ class WorkingSetOperator:
     def n_cone_rows(self):
         return float(self.M1.sum() + self.M2.sum())
 
-    def cons(self, U):
+    def layers(self, U):
+        """Unsigned constraint rows ``(X~ u_j, g)`` of the working set."""
         o, P, m, d = self.o, self.P, self.m, self.d
         Ub = U.reshape(o * 2 * P, d, m)
         Uc = np.ascontiguousarray(Ub.transpose(0, 2, 1)).reshape(-1, d, 1)  # (K, d, 1)
@@ -254,8 +196,9 @@ class WorkingSetOperator:
         g2 = np.einsum("brm,brm->br", Zb, self.S2c).T.reshape(self.idx2.shape)
         return Z1, g2
 
-    def apply(self, U):
-        Z1, g2 = self.cons(U)
+    def cone_rows(self, U):
+        """``(A1 * Z, A2 * g, None)``: the working set's cone slacks (no outputs)."""
+        Z1, g2 = self.layers(U)
         return self.A1 * Z1, self.A2 * g2, None
 
     def adjoint(self, y1=None, y2=None, R=None, signed=False):

@@ -140,13 +140,13 @@ class InteriorPointRun:
     # ------------------------------------------------------------ products
     def outputs(self, V):
         op = self.op
-        return op.F(op.g(op.Z(V)))
+        return op.outputs(op.second_layer(op.first_layer(V)))
 
     def apply64(self, V):
         """Cone slacks and outputs (computed in the working precision) as float64."""
         if self.opk is self.op:
-            return tuple(a.astype(np.float64, copy=False) for a in self.op.apply(V))
-        t1, t2, _ = self.opk.apply(V)
+            return tuple(a.astype(np.float64, copy=False) for a in self.op.cone_rows(V))
+        t1, t2, _ = self.opk.cone_rows(V)
         return tuple(a.astype(np.float64, copy=False) for a in (t1, t2, self.outputs(V)))
 
     def adjoint_c(self, y1, y2, r):
@@ -233,7 +233,7 @@ class InteriorPointRun:
     def certificate(self, late=False):
         """(objective, lower bound, relative gap, polished intercept) at the iterate."""
         opc, lm, U = self.opc, self.lm, self.U
-        F64 = self.F if opc is self.op else opc.F(opc.g(opc.Z(U.astype(np.float64))))
+        F64 = self.F if opc is self.op else opc.outputs(opc.second_layer(opc.first_layer(U.astype(np.float64))))
         bp = lm.polish_intercept(F64, self.b) if self.fit_intercept else self.b
         pobj = lm.loss.value(F64 + bp, self.Y, self.w) + self.program.penalty(U, self.beta)
         if self.hinge:
@@ -355,7 +355,7 @@ class InteriorPointRun:
         r1, r2 = self.working_set[0].shape[0], self.working_set[1].shape[0]
         self._set_working_set(grown)
         # the outputs F do not change: only the slacks of the grown set
-        self.Gs1, self.Gs2 = (a.astype(np.float64, copy=False) for a in self.opk.apply(self.U)[:2])
+        self.Gs1, self.Gs2 = (a.astype(np.float64, copy=False) for a in self.opk.cone_rows(self.U)[:2])
         zs = max(float(np.max(np.abs(self.Gs1), initial=0.0)), 1e-300)
         floor_s = ws.grow_slack * zs
         self.s1, self.l1 = extend_pairs(self.s1, self.l1, self.Gs1, r1, self.M1, self.mu, floor_s)

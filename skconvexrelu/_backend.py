@@ -1,7 +1,8 @@
-"""A small array-backend shim: the handful of operations the first-order solver needs.
+"""A small array-backend shim: the handful of operations the program's operator
+(:mod:`skconvexrelu._operator`) and the first-order solver need.
 
 :class:`NumpyBackend` runs on NumPy arrays, :class:`TorchBackend` on torch tensors (CPU or
-GPU). The solver is written once against this interface; torch is imported only when a
+GPU). The code is written once against this interface; torch is imported only when a
 torch backend is requested (it is an optional dependency, extra ``torch``).
 """
 
@@ -99,6 +100,16 @@ class NumpyBackend:
     def exp(a):
         return np.exp(a)
 
+    @staticmethod
+    def einsum(spec, *arrays):
+        # plain loops: the "optimized" batched-matmul route is several times slower for
+        # the program's small contractions
+        return np.einsum(spec, *arrays)
+
+    @staticmethod
+    def moveaxis(a, source, destination):
+        return np.moveaxis(a, source, destination)
+
 
 class TorchBackend:
     """torch tensors on one device."""
@@ -182,6 +193,12 @@ class TorchBackend:
 
     def exp(self, a):
         return self.torch.exp(a)
+
+    def einsum(self, spec, *arrays):
+        return self.torch.einsum(spec, *arrays)
+
+    def moveaxis(self, a, source, destination):
+        return self.torch.movedim(a, source, destination)
 
 
 def get_backend(device=None):
