@@ -161,22 +161,6 @@ def test_dropping_round_off_columns_costs_no_objective(loss):
     assert est.n_subnetworks_ < 40
 
 
-def test_block_violation_by_chunks():
-    rng = np.random.default_rng(1)
-    Xt = add_bias_column(rng.standard_normal((37, 3)), True)
-    program = ConvexProgram(Xt, sample_configurations(Xt, 2, 4, random_state=0), 2)
-    U = rng.standard_normal(program.shape)
-    Z = program.first_layer(U)
-    v1 = np.maximum(0, -program.A1[:, None, None] * Z).max(axis=(0, 4))
-    v2 = np.maximum(0, -program.A2[:, None, None] * program.second_layer(Z)).max(axis=0)
-    expected = np.maximum(v1, v2)
-    assert expected.shape == (2, 2, 4) and expected.max() > 0
-    for chunk in (5, 37, 8192):
-        np.testing.assert_allclose(program.block_violation(U, chunk=chunk), expected)
-    assert program.cone_violation(U) == expected.max()
-    assert not program.block_violation(np.zeros(program.shape)).any()
-
-
 # a 12-point integer grid (from scikit-learn's common checks): all-positive features make a
 # sub-network's bias column almost interchangeable with the output intercept, and the native
 # solver's Newton systems nearly singular

@@ -160,7 +160,9 @@ def test_loss_gram_products_before_and_after_forming_its_matrix(center):
     np.testing.assert_allclose(by_rows, direct, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(by_gram, direct, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(
-        gram.wsum(V), (w[:, None] * op.outputs(op.second_layer(op.first_layer(V)))).sum(0), rtol=1e-10
+        gram.wsum(V),
+        (w[:, None] * op.outputs(op.second_layer(op.first_layer(V)))).sum(0),
+        rtol=1e-10,
     )
     X, A = _operator.row_factors(op)
     assert A.flags.c_contiguous  # viewed as (n, P m) by every solve

@@ -272,7 +272,7 @@ def test_capacitance_costs():
 
 
 def test_capacitance_lives_where_it_is_cheaper_unless_set():
-    """"auto" puts the capacitance where :func:`capacitance_costs` finds it cheaper, with
+    """ "auto" puts the capacitance where :func:`capacitance_costs` finds it cheaper, with
     the settings' Cholesky cost; the settings can also fix it."""
     program, *_ = small_problem("hinge", n=60, P=3)
     op = _operator.Operator(program)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from skconvexrelu._backend import get_backend
 from skconvexrelu._losses import (
     LOSS_CLASSES,
     HingeLoss,
@@ -14,7 +15,6 @@ from skconvexrelu._losses import (
     constant_model,
     make_loss,
 )
-from skconvexrelu._backend import get_backend
 
 
 def _targets(loss, n, o, rng):
@@ -60,7 +60,7 @@ def test_every_loss_class_is_registered():
 def test_make_loss():
     assert isinstance(make_loss("cross_entropy", 1), LogisticLoss)
     assert isinstance(make_loss("cross_entropy", 4), SoftmaxLoss)
-    with pytest.raises(ValueError, match="Unknown loss"):
+    with pytest.raises(ValueError, match="Unknown loss 'absolute'"):
         make_loss("absolute")
 
 

@@ -88,8 +88,6 @@ class ChunkedOperator(ProgramOperator):
             Zb = self.block(Z[sl])
             g, Fc = self.from_images(Zb, sl)
             F[sl] = be.to_numpy(Fc)
-            v = max(
-                v, be.amax(be.pos(-self.A1b[sl] * Zb)), be.amax(be.pos(-self.A2b[sl] * g))
-            )
+            v = max(v, be.amax(be.pos(-self.A1b[sl] * Zb)), be.amax(be.pos(-self.A2b[sl] * g)))
             zmax = max(zmax, be.amax(be.abs(Zb)))
         return F, v / max(zmax, 1e-300), zmax

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from ..._backend import get_backend
 from ..._losses import LossModel
 from .._allocator import tune_allocator
-from ..._backend import get_backend
 from .._base import SolveResult
 from ..settings import FirstOrderSettings
 from ._certificate import certificate

@@ -252,7 +252,6 @@ def _unpair(q, P, m, d):
     return np.stack([q, -q], axis=1)
 
 
-
 # ------------------------------------------------------------------ loss rows
 # The loss rows of block pair ``c`` are ``J_c = D2_ic s_j D1_icj x~_i`` (one row per
 # sample, ``m d~`` columns); the two blocks of a pair (``sigma = +1, -1``) have opposite
@@ -405,5 +404,3 @@ class LossGram:
                 r -= self.w * (r.sum() / self.sw)
             q[k] = ((X * r[:, None]).T @ Af).T.reshape(-1)
         return _unpair(q, self.P, self.m, self.d)
-
-

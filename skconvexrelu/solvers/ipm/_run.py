@@ -226,14 +226,22 @@ class InteriorPointRun:
         self.sb = (self.xi - h0) * MH + (1 - MH)
         self.na = 0.5 * self.Wm
         self.nb = 0.5 * self.Wm
-        if warm is not None and warm.hinge is not None and warm.hinge[0].shape == self.Wm.shape:
+        if (
+            warm is not None
+            and warm.hinge is not None
+            and warm.hinge[0].shape == self.Wm.shape
+        ):
             self.xi, self.sb, self.na, self.nb = (a.copy() for a in warm.hinge)
 
     # ------------------------------------------------------------ certificate
     def certificate(self, late=False):
         """(objective, lower bound, relative gap, polished intercept) at the iterate."""
         opc, lm, U = self.opc, self.lm, self.U
-        F64 = self.F if opc is self.op else opc.outputs(opc.second_layer(opc.first_layer(U.astype(np.float64))))
+        F64 = (
+            self.F
+            if opc is self.op
+            else opc.outputs(opc.second_layer(opc.first_layer(U.astype(np.float64))))
+        )
         bp = lm.polish_intercept(F64, self.b) if self.fit_intercept else self.b
         pobj = lm.loss.value(F64 + bp, self.Y, self.w) + self.program.penalty(U, self.beta)
         if self.hinge:
@@ -355,11 +363,17 @@ class InteriorPointRun:
         r1, r2 = self.working_set[0].shape[0], self.working_set[1].shape[0]
         self._set_working_set(grown)
         # the outputs F do not change: only the slacks of the grown set
-        self.Gs1, self.Gs2 = (a.astype(np.float64, copy=False) for a in self.opk.cone_rows(self.U)[:2])
+        self.Gs1, self.Gs2 = (
+            a.astype(np.float64, copy=False) for a in self.opk.cone_rows(self.U)[:2]
+        )
         zs = max(float(np.max(np.abs(self.Gs1), initial=0.0)), 1e-300)
         floor_s = ws.grow_slack * zs
-        self.s1, self.l1 = extend_pairs(self.s1, self.l1, self.Gs1, r1, self.M1, self.mu, floor_s)
-        self.s2, self.l2 = extend_pairs(self.s2, self.l2, self.Gs2, r2, self.M2, self.mu, floor_s)
+        self.s1, self.l1 = extend_pairs(
+            self.s1, self.l1, self.Gs1, r1, self.M1, self.mu, floor_s
+        )
+        self.s2, self.l2 = extend_pairs(
+            self.s2, self.l2, self.Gs2, r2, self.M2, self.mu, floor_s
+        )
         self.N = self.n_barrier
         self.mu = self.complementarity()
         self.best, self.best_it = None, it
@@ -389,7 +403,11 @@ class InteriorPointRun:
 
     def _keep_best(self, it, viol, pobj, bp):
         best = self.best
-        if viol <= self.feas_tol and np.isfinite(pobj) and (best is None or self.crit <= best[3]):
+        if (
+            viol <= self.feas_tol
+            and np.isfinite(pobj)
+            and (best is None or self.crit <= best[3])
+        ):
             if best is None or self.crit < 0.9 * best[3]:
                 self.best_it = it
             duals = (self.s1.copy(), self.s2.copy(), self.l1.copy(), self.l2.copy())

@@ -248,7 +248,9 @@ def pilot_working_set(program, loss, Y, w, beta, fit_intercept, tol, feas_tol,
     n = program.n_samples
     w = np.asarray(w, dtype=np.float64)
     # a fixed seed: the fit does not depend on it, its iteration count should not vary
-    rows = np.sort(np.random.default_rng(0).choice(n, int(s.pilot_fraction * n), replace=False))
+    rows = np.sort(
+        np.random.default_rng(0).choice(n, int(s.pilot_fraction * n), replace=False)
+    )
     wsum = float(w[rows].sum())
     if not wsum > 0:
         return None, 0
