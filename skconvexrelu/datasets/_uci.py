@@ -188,6 +188,7 @@ def load_uci(name, *, return_X_y=False, as_frame=False):
             Column names from the file header (``"f1"``, ``"f2"``, ...) and the class
             numbers as strings, ``["0", ..., str(n_classes - 1)]``.
         n_classes : int
+            The number of classes.
         folds : list of 4 tuples (train_idx, test_idx)
             Row indices from ``conxuntos_kfold.dat``. Each pair partitions the rows
             roughly 75/25, but the four test sets overlap: these are four random
