@@ -87,7 +87,9 @@ def setup(app):
 # -- HTML --------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"skconvexrelu {release}"
-html_static_path = []
+html_static_path = ["_static"]
+# long class names wrap instead of being clipped (titles, headers, sidebars)
+html_css_files = ["custom.css"]
 html_theme_options = {
     "navbar_end": ["navbar-icon-links"],
     "show_toc_level": 2,

@@ -28,6 +28,32 @@ def add_bias_column(X, fit_intercept):
     return np.hstack([X, np.ones((X.shape[0], 1), dtype=X.dtype)])
 
 
+def canonical_samples(X, Y, sample_weight):
+    """``(X, Y, sample_weight)`` as a weighted set of distinct samples.
+
+    Samples of zero weight do not enter the problem and are left out. A sample of
+    integer weight ``k`` and ``k`` copies of it are the same term of the weighted
+    objective, and so is any order of the samples; but the solvers stop within ``tol``
+    of the optimum at a point that depends on the rows they are given. So when some
+    rows repeat (equal in ``X`` and ``Y``) or the weights differ, the repeated rows are
+    merged into one (their weights added) and the rows sorted: a weighted fit and the
+    fit on the rows repeated by the weights then solve the same program, with the same
+    floating-point operations. Distinct rows of equal weight are returned as they are.
+    """
+    keep = sample_weight > 0
+    if not keep.all():
+        X, Y, sample_weight = X[keep], Y[keep], sample_weight[keep]
+    # float32 features are exact in float64, so the merged rows keep their values
+    rows = np.hstack([X.astype(np.float64, copy=False), Y])
+    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+    if len(unique) == len(rows) and np.all(sample_weight == sample_weight[0]):
+        return X, Y, sample_weight
+    merged = np.bincount(inverse.ravel(), weights=sample_weight, minlength=len(unique))
+    d = X.shape[1]
+    X = np.ascontiguousarray(unique[:, :d], dtype=X.dtype)
+    return X, np.ascontiguousarray(unique[:, d:]), merged
+
+
 class BaseConvexThreeLayer(BaseEstimator):
     """Shared machinery; see :class:`ConvexThreeLayerRegressor` for the parameters."""
 
@@ -139,7 +165,8 @@ class BaseConvexThreeLayer(BaseEstimator):
 
     def _validate_fit_data(self, X, y, sample_weight):
         """``(X, Y, w, loss)``: validated data, encoded targets, weights summing to one
-        (samples of zero weight left out) and the loss object."""
+        and the loss object; samples of zero weight are left out and repeated samples
+        merged (:func:`canonical_samples`)."""
         X, y = validate_data(
             self,
             X,
@@ -155,9 +182,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         if sample_weight.sum() <= 0:
             raise ValueError("sample_weight must have a positive sum.")
         Y, loss_name = self._encode_targets(y)
-        # Samples of zero weight do not enter the non-convex problem: leave them out.
-        keep = sample_weight > 0
-        X, Y, sample_weight = X[keep], Y[keep], sample_weight[keep]
+        X, Y, sample_weight = canonical_samples(X, Y, sample_weight)
         w = sample_weight / sample_weight.sum()
         return X, Y, w, make_loss(loss_name, Y.shape[1])
 

@@ -1,10 +1,12 @@
 """ConvexThreeLayerClassifier."""
 
+from functools import update_wrapper
+from types import MethodType
+
 import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
@@ -15,6 +17,43 @@ from ._regressor import _ATTRS_DOC, _PARAMS_DOC
 def _has_proba(estimator):
     """predict_proba exists for the cross-entropy loss only."""
     return estimator.loss == "cross_entropy"
+
+
+def _no_proba_message(estimator, name):
+    """Why ``name`` (``predict_proba`` or ``predict_log_proba``) is missing, and what to
+    use instead."""
+    loss = estimator.loss
+    return (
+        f"{type(estimator).__name__}.{name} is not available with loss={loss!r}: that "
+        "loss fits scores (margins), not a probabilistic model, so the network gives no "
+        "class probabilities. Use loss='cross_entropy' (a logistic / softmax model) for "
+        "probabilities, decision_function for the scores, or wrap the classifier in "
+        "sklearn.calibration.CalibratedClassifierCV to calibrate its scores into "
+        "probabilities."
+    )
+
+
+class _only_with_proba:
+    """Decorator for a method that exists for the cross-entropy loss only.
+
+    Like scikit-learn's ``available_if``: on an estimator whose loss has no
+    probabilistic model, looking the method up raises ``AttributeError`` (so
+    ``hasattr(clf, "predict_proba")`` is False and meta-estimators such as
+    ``CalibratedClassifierCV`` or ``VotingClassifier(voting="soft")`` see that), but the
+    message says why and what to use instead. On the class it is the plain function
+    (for the documentation).
+    """
+
+    def __init__(self, fn):
+        self.fn = fn
+        update_wrapper(self, fn)
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self.fn
+        if not _has_proba(obj):
+            raise AttributeError(_no_proba_message(obj, self.fn.__name__))
+        return MethodType(self.fn, obj)
 
 
 class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
@@ -174,9 +213,15 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
             return self.classes_[(scores > 0).astype(int)]
         return self.classes_[np.argmax(scores, axis=1)]
 
-    @available_if(_has_proba)
+    @_only_with_proba
     def predict_proba(self, X):
         """Class probabilities (cross-entropy loss only).
+
+        With ``loss="squared"`` or ``"hinge"`` the network fits scores, not
+        probabilities: the method does not exist (``hasattr(clf, "predict_proba")`` is
+        False, and calling it raises an ``AttributeError`` that says so). Use
+        :meth:`decision_function` for the scores, or
+        :class:`sklearn.calibration.CalibratedClassifierCV` to calibrate them.
 
         Parameters
         ----------
@@ -192,8 +237,17 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
             return np.column_stack([1.0 - p, p])
         return softmax(scores, axis=1)
 
-    @available_if(_has_proba)
+    @_only_with_proba
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+        """Logarithm of :meth:`predict_proba` (cross-entropy loss only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))

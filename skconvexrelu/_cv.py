@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._arrangements import sample_configurations
-from ._base import BaseConvexThreeLayer, add_bias_column, fit_context
+from ._base import BaseConvexThreeLayer, add_bias_column, canonical_samples, fit_context
 from ._classifier import ConvexThreeLayerClassifier
 from ._losses import constant_model, make_loss
 from ._program import ConvexProgram, beta_max
@@ -29,16 +29,20 @@ _CV_CONSTRAINTS = {
 }
 
 
-def beta_grid(estimator, X, y, n_betas=8, eps=1e-3):
+def beta_grid(estimator, X, y, n_betas=8, eps=1e-3, sample_weight=None):
     """A decreasing grid of ``beta`` from the value where the network vanishes.
 
     The largest value is :func:`skconvexrelu._program.beta_max` on the configurations the
-    estimator samples from ``X`` with its ``random_state``; the smallest is ``eps`` times it.
+    estimator samples from ``X`` with its ``random_state``, for the weighted samples as
+    the fit sees them (:func:`~skconvexrelu._base.canonical_samples`); the smallest is
+    ``eps`` times it.
     """
     X = np.asarray(X, dtype=float)
     est = clone(estimator)
     Y, loss_name = est._encode_targets(y)
-    w = np.full(len(X), 1.0 / len(X))
+    sw = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, float)
+    X, Y, sw = canonical_samples(X, Y, sw)
+    w = sw / sw.sum()
     Xt = add_bias_column(X, est.fit_intercept)
     conf = sample_configurations(
         Xt, est.width, est.n_arrangements, check_random_state(est.random_state)
@@ -50,13 +54,16 @@ def beta_grid(estimator, X, y, n_betas=8, eps=1e-3):
 
 
 def _path_scores(estimator, X, y, sample_weight, train, test, betas, scorer):
-    """Scores on ``test`` along ``betas`` (decreasing), warm-starting each fit."""
+    """Scores on ``test`` along ``betas`` (decreasing), warm-starting each fit; with
+    ``sample_weight`` the scores are weighted too."""
     est = clone(estimator).set_params(warm_start=True)
-    sw = None if sample_weight is None else sample_weight[train]
+    sw, test_weight = None, {}
+    if sample_weight is not None:
+        sw, test_weight = sample_weight[train], {"sample_weight": sample_weight[test]}
     scores = []
     for beta in betas:
         est.set_params(beta=beta).fit(X[train], y[train], sample_weight=sw)
-        scores.append(scorer(est, X[test], y[test]))
+        scores.append(scorer(est, X[test], y[test], **test_weight))
     return scores
 
 
@@ -92,9 +99,11 @@ class _CVMixin:
         )
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+            if sample_weight.sum() <= 0:
+                raise ValueError("sample_weight must have a positive sum.")
         inner = self._inner()
         if self.betas is None:
-            betas = beta_grid(inner, X, y, self.n_betas, self.eps)
+            betas = beta_grid(inner, X, y, self.n_betas, self.eps, sample_weight)
         else:
             betas = np.sort(np.asarray(self.betas, dtype=float).ravel())[::-1]
             if betas.size == 0 or np.any(betas <= 0):

@@ -90,7 +90,10 @@ def _finish(program, U, intercept, loss, Y, w, beta, fit_intercept, solver, tol)
     net_objective = network_objective(coefs, intercepts, Xin, Y, w, loss, beta)
     check_fit_result(coefs, intercepts, objective, solver=solver)
     if not abs(net_objective - objective) <= 1e-6 * max(abs(objective), 1e-12):
-        advice = "Increase max_iter or tighten tol, or standardize the features."
+        advice = (
+            "Use a smaller tol (e.g. tol=1e-8): the solver's point then violates the cone "
+            "constraints less."
+        )
         n, d = program.Xt.shape
         if str(solver).startswith("native:al-fista") and n >= WIDE_CONES_RATIO * d:
             advice = (

@@ -28,6 +28,16 @@ SCALE_RATIO_THRESHOLD = 1e4
 SCALE_HIGH_THRESHOLD = 1e4
 #: ... or below this one (every feature is tiny).
 SCALE_LOW_THRESHOLD = 1e-4
+#: Columns whose scale is below this fraction of the largest one are treated as constant:
+#: ``StandardScaler`` maps a constant (or constant up to round-off) column to the
+#: round-off left by subtracting its mean, values of 1e-16 to 1e-9, which carry nothing
+#: the solvers can use and cannot spoil their accuracy.
+SCALE_NEGLIGIBLE = 1e-8
+#: Features count as standardized (:func:`features_standardized`) when every
+#: non-constant column has a mean within this distance of 0 and a standard deviation
+#: within this factor of 1 (loose enough for a fold of data standardized as a whole).
+STANDARDIZED_MEAN_ATOL = 0.5
+STANDARDIZED_STD_FACTOR = 2.0
 
 
 class BadScalingWarning(UserWarning):
@@ -59,11 +69,13 @@ def check_feature_scale(X):
     - the largest column scale is above ``SCALE_HIGH_THRESHOLD`` (1e4), or
     - the largest column scale is below ``SCALE_LOW_THRESHOLD`` (1e-4) but not zero.
 
-    All-zero columns are ignored. At such scales the conic and interior-point solvers
-    work with badly conditioned systems and may stop inaccurately or fail; the
-    unit-norm constraint on the first layer also makes huge features act very
-    differently from small ones. Standardizing the features (``StandardScaler``) fixes
-    all of these.
+    All-zero columns are ignored, and so are columns whose scale is below
+    ``SCALE_NEGLIGIBLE`` (1e-8) times the largest: ``StandardScaler`` turns a constant
+    column into such round-off, and standardized data must not warn. At bad scales the
+    conic and interior-point solvers work with badly conditioned systems and may stop
+    inaccurately or fail; the unit-norm constraint on the first layer also makes huge
+    features act very differently from small ones. Standardizing the features
+    (``StandardScaler``) fixes all of these.
 
     Parameters
     ----------
@@ -74,6 +86,7 @@ def check_feature_scale(X):
     nonzero = scales[scales > 0]
     if nonzero.size == 0:
         return
+    nonzero = nonzero[nonzero >= SCALE_NEGLIGIBLE * nonzero.max()]
     lo, hi = float(nonzero.min()), float(nonzero.max())
     problems = []
     if hi > SCALE_HIGH_THRESHOLD:
@@ -97,6 +110,57 @@ def check_feature_scale(X):
             BadScalingWarning,
             stacklevel=3,
         )
+
+
+def features_standardized(X):
+    """Whether the columns of ``X`` look standardized (as ``StandardScaler`` leaves them).
+
+    Every column that is not constant (its scale at least ``SCALE_NEGLIGIBLE`` times the
+    largest column's, see :func:`check_feature_scale`; this skips a bias column of ones
+    and the round-off of standardized constant columns) must have a mean within
+    ``STANDARDIZED_MEAN_ATOL`` of 0 and a standard deviation within a factor
+    ``STANDARDIZED_STD_FACTOR`` of 1. Warnings use it so that they never advise
+    standardizing data that already is.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2 or X.size == 0:
+        return True
+    Xf = X.astype(np.float64, copy=False)
+    std = Xf.std(axis=0)
+    if not np.all(np.isfinite(std)):
+        return False
+    varying = (std > 0) & (std >= SCALE_NEGLIGIBLE * float(std.max()))
+    mean, std = Xf.mean(axis=0)[varying], std[varying]
+    return bool(
+        np.all(np.abs(mean) <= STANDARDIZED_MEAN_ATOL)
+        and np.all(std <= STANDARDIZED_STD_FACTOR)
+        and np.all(std >= 1.0 / STANDARDIZED_STD_FACTOR)
+    )
+
+
+def conditioning_advice(Xt, dtype):
+    """The one action most likely to help a solver that stalled or whose linear systems
+    became too ill-conditioned, for the program's features ``Xt`` (a bias column of ones
+    may be included: constant columns are skipped) in precision ``dtype``.
+
+    float32 data first (it leaves too few digits), then unstandardized features, and
+    for standardized float64 data a larger ``beta`` (stronger regularization makes the
+    program better conditioned).
+    """
+    if np.dtype(dtype) == np.float32:
+        return (
+            "fit float64 data (X.astype(numpy.float64)): float32 leaves too few digits "
+            "to go further"
+        )
+    if not features_standardized(Xt):
+        return (
+            "standardize the features (make_pipeline(StandardScaler(), estimator)): "
+            "badly scaled columns make the solver's linear systems ill-conditioned"
+        )
+    return (
+        "use a larger beta (e.g. 10 times larger): stronger regularization makes the "
+        "program better conditioned (the features are already standardized)"
+    )
 
 
 # ------------------------------------------------------------------ input checks

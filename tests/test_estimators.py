@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skconvexrelu import ConvexThreeLayerClassifier, ConvexThreeLayerRegressor
 from skconvexrelu._arrangements import sample_configurations
-from skconvexrelu._base import add_bias_column
+from skconvexrelu._base import add_bias_column, canonical_samples
 from skconvexrelu._losses import constant_model, make_loss
 from skconvexrelu._program import ConvexProgram, beta_max
 from skconvexrelu.solvers import mosek_license_available
@@ -230,6 +230,47 @@ def test_objective_with_sample_weight_and_weight_equals_repetition():
     est_rep = ConvexThreeLayerRegressor(beta=1e-3, **SMALL).fit(X[rep], y[rep])
     assert est_rep.objective_ == pytest.approx(est.objective_, rel=1e-5)
     np.testing.assert_allclose(est_rep.predict(X), est.predict(X), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_weighted_fit_equals_fit_on_repeated_rows(kind):
+    """Integer weights and rows repeated that many times (in another order, with
+    zero-weight rows) give the same program, so the same predictions to round-off; the
+    check_sample_weight_equivalence of scikit-learn asks for 1e-7."""
+    if kind == "regressor":
+        X, y = _regression(n=30)
+        est = ConvexThreeLayerRegressor(beta=1e-3, **SMALL)
+    else:
+        X, y = _classification(n=30, centers=3)
+        est = ConvexThreeLayerClassifier(beta=1e-3, **SMALL)
+    sw = np.random.default_rng(1).integers(0, 4, size=30)
+    rep = np.repeat(np.arange(30), sw)
+    shuffle = np.random.default_rng(2).permutation(30)
+    weighted = clone(est).fit(X[shuffle], y[shuffle], sample_weight=sw[shuffle])
+    repeated = clone(est).fit(X[rep], y[rep])
+    assert weighted.objective_ == pytest.approx(repeated.objective_, rel=1e-12)
+    out = "predict" if kind == "regressor" else "predict_proba"
+    np.testing.assert_allclose(
+        getattr(weighted, out)(X), getattr(repeated, out)(X), rtol=1e-7, atol=0
+    )
+
+
+def test_distinct_rows_of_equal_weight_are_kept_in_order():
+    """Only repeated rows or unequal weights change the rows the solver sees."""
+    X, y = _regression(n=20)
+    Y = y[:, None]
+    for sw in (np.ones(20), np.full(20, 2.5)):
+        Xc, Yc, wc = canonical_samples(X, Y, sw)
+        assert Xc is X and Yc is Y and wc is sw
+    sw = np.ones(20)
+    sw[3] = 2.0
+    Xc, Yc, wc = canonical_samples(X, Y, sw)
+    order = np.lexsort(np.column_stack([X, Y]).T[::-1])
+    np.testing.assert_array_equal(Xc, X[order])
+    np.testing.assert_array_equal(wc, sw[order])
+    # a repeated row (equal X and y) becomes one row with the summed weight
+    Xc, Yc, wc = canonical_samples(np.vstack([X, X[:1]]), np.vstack([Y, Y[:1]]), np.ones(21))
+    assert len(Xc) == 20 and wc.sum() == 21.0 and wc.max() == 2.0
 
 
 def test_zero_weight_samples_are_left_out():

@@ -21,6 +21,7 @@ from _inputs import (  # noqa: F401  (the fixtures "kind" and "solver")
     kind_fixture,
     solver_fixture,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skconvexrelu import ConvexThreeLayerRegressor, _validation
@@ -378,3 +379,153 @@ def test_cvxpy_program_too_large_raises(kind):
     X, y = _data(kind, n=5000)
     with pytest.raises(ValueError, match="too large.*native"):
         _est(kind, "cvxpy", width=10, n_arrangements=20).fit(X, y)
+
+
+# ------------------------------------------------- standardized data never warns
+
+
+def test_standardized_breast_cancer_does_not_warn():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    Z = StandardScaler().fit_transform(load_breast_cancer().data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BadScalingWarning)
+        check_feature_scale(Z)
+    assert _validation.features_standardized(Z)
+    assert not _validation.features_standardized(load_breast_cancer().data)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [np.full(60, 0.1), 5 + 1e-14 * np.sin(np.arange(60)), 1e5 + 1e-9 * np.sin(np.arange(60))],
+    ids=["constant", "constant-up-to-round-off", "large-constant"],
+)
+def test_standardized_constant_column_does_not_warn(column):
+    """StandardScaler leaves a constant column as round-off (values of 1e-16 to 1e-9):
+    that column must not make standardized data look badly scaled."""
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.random.default_rng(0).standard_normal((60, 3))
+    Z = StandardScaler().fit_transform(np.c_[X, column])
+    assert 0 < _validation._column_scales(Z)[-1] < 1e-8  # the round-off is there
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BadScalingWarning)
+        check_feature_scale(Z)
+    # with a bias column of ones, as in the program's features
+    assert _validation.features_standardized(np.c_[Z, np.ones(60)])
+
+
+# ----------------------------------------------- convergence warnings that help
+
+
+def _program(X, dtype=np.float64):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(Xt=np.c_[X, np.ones(len(X))].astype(dtype), dtype=np.dtype(dtype))
+
+
+def _standard(n=50, d=4):
+    return np.random.default_rng(0).standard_normal((n, d))
+
+
+def _ipm_message(status, X, dtype=np.float64):
+    from types import SimpleNamespace
+
+    from skconvexrelu.solvers.ipm._run import InteriorPointRun
+
+    run = SimpleNamespace(
+        n_iter=17, tol=1e-6, status=status, program=_program(X, dtype),
+        dtype=np.dtype(dtype), max_time=5.0, max_iter=200,
+    )  # fmt: skip
+    return InteriorPointRun._stop_message(run, 3e-3)
+
+
+def _first_order_message(status, X, dtype=np.float64):
+    from types import SimpleNamespace
+
+    from skconvexrelu.solvers.first_order._solver import _warn_early_stop
+    from skconvexrelu.solvers.settings import FirstOrderSettings
+
+    limits = SimpleNamespace(tol=1e-6, max_iter=300, max_time=5.0)
+    with pytest.warns(ConvergenceWarning) as rec:
+        _warn_early_stop(status, 120, 3e-3, limits, FirstOrderSettings(), _program(X, dtype))
+    assert len(rec) == 1
+    return str(rec[0].message)
+
+
+MESSAGES = {"ipm": _ipm_message, "first-order": _first_order_message}
+
+
+@pytest.mark.parametrize("which", list(MESSAGES))
+@pytest.mark.parametrize("status", ["stalled", "numerical_error"])
+def test_stall_on_standardized_data_advises_beta_not_scaling_or_iterations(which, status):
+    if which == "first-order" and status == "numerical_error":
+        pytest.skip("the first-order method has no numerical_error stop")
+    msg = MESSAGES[which](status, _standard())
+    assert status in msg and "3.00e-03" in msg
+    assert "larger beta" in msg
+    low = msg.lower()
+    for wrong in ("standardize the features", "max_iter", "increase tol", "not the limit"):
+        assert wrong not in low, (wrong, msg)
+
+
+@pytest.mark.parametrize("which", ["ipm", "first-order"])
+def test_stall_advice_follows_the_data(which):
+    raw = _standard() * np.array([1.0, 100.0, 1e-2, 5.0]) + 30.0
+    msg = MESSAGES[which]("stalled", raw)
+    assert "standardize the features" in msg and "StandardScaler" in msg
+    msg = MESSAGES[which]("stalled", _standard(), np.float32)
+    assert "float64" in msg and "standardize the features" not in msg
+
+
+@pytest.mark.parametrize("which", ["ipm", "first-order"])
+@pytest.mark.parametrize("status, limit", [("max_iter", "max_iter"), ("max_time", "max_time")])
+def test_limit_stops_name_the_limit_and_one_action(which, status, limit):
+    msg = MESSAGES[which](status, _standard())
+    assert f"Increase {limit}." in msg
+    other = "max_time" if limit == "max_iter" else "max_iter"
+    assert f"increase {other}" not in msg.lower()
+    assert "tol;" not in msg and " or tol" not in msg
+    assert "standardize" not in msg.lower()
+
+
+def test_conditioning_advice_order():
+    X = _standard()
+    assert "float64" in _validation.conditioning_advice(X, np.float32)
+    assert "standardize" in _validation.conditioning_advice(X * 1e3, np.float64)
+    assert "larger beta" in _validation.conditioning_advice(X, np.float64)
+
+
+def _force_inaccurate(monkeypatch):
+    """Every cvxpy solve ends "optimal_inaccurate", with cvxpy's own warning."""
+    import cvxpy as cp
+
+    original = cp.Problem.solve
+
+    def solve(self, *args, **kwargs):
+        value = original(self, *args, **kwargs)
+        self._status = cp.OPTIMAL_INACCURATE
+        warnings.warn(
+            "Solution may be inaccurate. Try another solver, ...", UserWarning, stacklevel=2
+        )
+        return value
+
+    monkeypatch.setattr(cp.Problem, "solve", solve)
+
+
+def test_cvxpy_inaccurate_gives_one_warning_of_ours(monkeypatch):
+    pytest.importorskip("cvxpy")
+    _force_inaccurate(monkeypatch)
+    X, y = _data("regressor")
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        reg = ConvexThreeLayerRegressor(solver="cvxpy", beta=1e-2, **TINY).fit(X, y)
+    texts = [str(r.message) for r in rec]
+    assert not any("Solution may be inaccurate" in t for t in texts), texts
+    ours = [r for r in rec if issubclass(r.category, ConvergenceWarning)]
+    ours = [r for r in ours if "cvxpy" in str(r.message)]
+    assert len(ours) == 1, texts
+    msg = str(ours[0].message)
+    assert "optimal_inaccurate" in msg and "To make the program easier" in msg
+    assert np.all(np.isfinite(reg.predict(X)))

@@ -6,6 +6,7 @@ configuration; masks are constant matrices, so building takes milliseconds whate
 ``P`` and ``m`` are.
 """
 
+import contextlib
 import functools
 import warnings
 
@@ -83,7 +84,8 @@ def _polish_clarabel(problem, V, b, program, loss, Y, w, beta, options, first):
 
     U, intercept, status = first
     try:
-        problem.solve(solver="CLARABEL", **{**options, "equilibrate_enable": False})
+        with _no_cvxpy_accuracy_warning():
+            problem.solve(solver="CLARABEL", **{**options, "equilibrate_enable": False})
     except cp.error.SolverError:
         return first
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
@@ -248,13 +250,7 @@ def solve_cvxpy(
             problem, V, b, program, loss, Y, w, beta, options, (U, intercept, status)
         )
     if status != cp.OPTIMAL:
-        warnings.warn(
-            f"cvxpy solver {name} stopped with status {status!r} (max_iter={max_iter}, "
-            f"tol={tol}, max_time={max_time}); the solution may be inaccurate. Increase "
-            "max_iter or max_time, loosen tol, or use solver='native'.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+        _warn_not_optimal(name, status, limits, problem, program)
     stats = problem.solver_stats
     n_iter = int(stats.num_iters) if stats and stats.num_iters is not None else 0
     objective = program.objective(U, intercept, loss, Y, w, beta)
@@ -270,6 +266,51 @@ def solve_cvxpy(
     )
 
 
+@contextlib.contextmanager
+def _no_cvxpy_accuracy_warning():
+    """Silence cvxpy's own "Solution may be inaccurate" ``UserWarning`` (it advises
+    "another solver" or "verbose=True" and would repeat on every retry): the status it
+    reports is handled here, with one :class:`ConvergenceWarning` of
+    :func:`_warn_not_optimal` when the final point is still inaccurate."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Solution may be inaccurate", category=UserWarning
+        )
+        yield
+
+
+def _warn_not_optimal(name, status, limits, problem, program):
+    """One ``ConvergenceWarning`` for a conic solve that did not end "optimal": what
+    stopped it and the one change most likely to help."""
+    import cvxpy as cp
+
+    from .._validation import conditioning_advice
+
+    max_iter, tol, max_time = limits
+    stats = problem.solver_stats
+    n_iter = getattr(stats, "num_iters", None)
+    if status == cp.USER_LIMIT:
+        if max_iter is not None and n_iter is not None and n_iter >= max_iter:
+            why, advice = f"max_iter={max_iter} iterations", "Increase max_iter."
+        elif max_time is not None:
+            why, advice = f"max_time={max_time} s", "Increase max_time."
+        else:
+            why, advice = "its iteration or time limit", "Increase max_iter or max_time."
+        msg = (
+            f"cvxpy solver {name} stopped after {why} before reaching tol={tol:g} (status "
+            f"{status!r}); the solution may be inaccurate. {advice}"
+        )
+    else:
+        msg = (
+            f"cvxpy solver {name} could not reach tol={tol:g} (status {status!r}: it "
+            "stopped at its own looser tolerances"
+            + (", also when solved again without equilibration" if name == "CLARABEL" else "")
+            + "); the solution may be inaccurate. To make the program easier, "
+            f"{conditioning_advice(program.Xt, np.float64)}."
+        )
+    warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+
+
 def _solve_first(problem, V, cvxpy_solver, limits, verbose):
     """Try the conic solvers of :func:`choose_cvxpy_solvers` in turn until one returns a
     solution (optimal, inaccurate, or stopped by a limit with a point).
@@ -283,7 +324,8 @@ def _solve_first(problem, V, cvxpy_solver, limits, verbose):
     for name, extra in choose_cvxpy_solvers(cvxpy_solver):
         options = {**_solver_options(name, *limits), **extra}
         try:
-            problem.solve(solver=name, verbose=bool(verbose), **options)
+            with _no_cvxpy_accuracy_warning():
+                problem.solve(solver=name, verbose=bool(verbose), **options)
         except cp.error.SolverError as exc:
             errors.append(f"{name}: {exc}")
             continue

@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ..._backend import get_backend
 from ..._losses import LossModel
+from ..._validation import conditioning_advice
 from .._allocator import tune_allocator
 from .._base import SolveResult
 from ..settings import FirstOrderSettings
@@ -187,29 +188,29 @@ def _outer_loop(run, limits, settings, fit_intercept, slack, bar, verbose):
         pr.outer += 1
 
 
-def _warn_early_stop(status, n_iter, crit, limits, settings):
+def _warn_early_stop(status, n_iter, crit, limits, settings, program):
     """The ``ConvergenceWarning`` of a stop other than ``"optimal"`` (raised at the
-    caller of :func:`solve_first_order`)."""
+    caller of :func:`solve_first_order`): what stopped the run and the one change most
+    likely to help (advice on the data is judged from the program's features ``Xt``)."""
     tol = limits.tol
+    tail = f"with stopping criterion {crit:.2e} > tol={tol:g}; the best iterate is returned"
     if status == "stalled":
         msg = (
-            f"first-order solver stopped after {n_iter} iterations (stalled: no 10% "
-            f"progress in {settings.stall_outer} outer iterations and "
-            f"{settings.stall_iters} steps) with stopping criterion {crit:.2e} > "
-            f"tol={tol:g}; the best iterate is returned. Increase tol; max_iter is not "
-            "the limit here"
+            f"first-order solver stopped after {n_iter} iterations (stalled: the "
+            f"criterion fell by less than 10% over {settings.stall_outer} outer "
+            f"iterations and {settings.stall_iters} steps, so more iterations would not "
+            f"help) {tail}. To go further, "
+            f"{conditioning_advice(program.Xt, program.dtype)}."
         )
     elif status == "max_time":
         msg = (
             f"first-order solver stopped after max_time={limits.max_time} s ({n_iter} "
-            f"iterations) with stopping criterion {crit:.2e} > tol={tol:g}; "
-            "increase max_time or tol"
+            f"iterations) {tail}. Increase max_time."
         )
     else:
         msg = (
-            f"first-order solver stopped after max_iter={limits.max_iter} iterations with "
-            f"stopping criterion {crit:.2e} > tol={tol:g}; increase max_iter "
-            "or tol"
+            f"first-order solver stopped after max_iter={limits.max_iter} iterations "
+            f"{tail}. Increase max_iter."
         )
     warnings.warn(msg, ConvergenceWarning, stacklevel=3)
 
@@ -290,7 +291,7 @@ def solve_first_order(
     bar.close()
 
     if status != "optimal":
-        _warn_early_stop(status, pr.n_iter, pr.best[3], limits, settings)
+        _warn_early_stop(status, pr.n_iter, pr.best[3], limits, settings, program)
     return _result(program, loss, float(beta), fit_intercept, run, pr, status, name)
 
 

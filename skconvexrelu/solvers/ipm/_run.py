@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ..._certificate import dual_scale, lower_bound, relative_gap
 from ..._losses import LossModel, constant_model
-from ..._validation import available_memory_bytes
+from ..._validation import available_memory_bytes, conditioning_advice
 from .._base import SolveResult
 from ._cost import estimate_memory, n_correctors
 from ._linalg import _improve_dual
@@ -648,30 +648,32 @@ class InteriorPointRun:
         )
 
     def _stop_message(self, crit):
-        """What stopped the run short of ``tol``, and what to change."""
+        """What stopped the run short of ``tol``, and the one change most likely to help
+        (advice on the data is judged from the program's own features ``Xt``)."""
         head = f"native solver stopped after {self.n_iter} iterations"
         tail = f"with stopping criterion {crit:.2e} > tol={self.tol:g}"
-        if self.status == "numerical_error":
-            return (
-                f"{head} (numerical_error: its Newton systems became too ill-conditioned to "
-                f"give usable directions) {tail}; the best iterate is returned. Standardize "
-                "the features (StandardScaler), use a larger beta, or use solver='cvxpy'"
+        if self.status in ("numerical_error", "stalled"):
+            advice = conditioning_advice(self.program.Xt, self.dtype)
+            why = (
+                "numerical_error: its Newton systems became too ill-conditioned to give "
+                "usable directions"
+                if self.status == "numerical_error"
+                else f"stalled: its last iterations no longer reduced the stopping "
+                f"criterion, the Newton directions being too inaccurate in "
+                f"{self.dtype.name}; more iterations would not help"
             )
-        if self.status == "stalled":
             return (
-                f"{head} (stalled: no progress in working precision {self.dtype.name}) "
-                f"{tail}; the best iterate is returned. Increase tol"
-                + (", or use float64 data" if self.dtype == np.float32 else "")
-                + "; max_iter is not the limit here"
+                f"{head} ({why}) {tail}; the best iterate is returned. To go further, "
+                f"{advice}."
             )
         if self.status == "max_time":
             return (
                 f"native solver stopped after max_time={self.max_time} s ({self.n_iter} "
-                f"iterations) {tail}; increase max_time or tol"
+                f"iterations) {tail}; the best iterate is returned. Increase max_time."
             )
         return (
-            f"native solver stopped after max_iter={self.max_iter} iterations {tail}; "
-            "increase max_iter or tol"
+            f"native solver stopped after max_iter={self.max_iter} iterations {tail}; the "
+            "best iterate is returned. Increase max_iter."
         )
 
 

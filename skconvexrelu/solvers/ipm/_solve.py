@@ -220,10 +220,17 @@ class _Rounds:
         if n_new:
             if res.status == "optimal":
                 res.status = "max_iter"
+            if res.status == "max_time":
+                action = "Increase max_time."
+            else:
+                action = (
+                    f"The working set needed more than {self.ws_settings.max_rounds} rounds: "
+                    "raise WorkingSetSettings.max_rounds (solver_options)."
+                )
             warnings.warn(
                 f"native solver stopped after {totals.n_iter} iterations with {n_new} cone "
-                f"constraints outside its working set violated (by {worst:.1e} relative); "
-                "increase max_iter or max_time",
+                f"constraints outside its working set violated (by {worst:.1e} relative). "
+                + action,
                 ConvergenceWarning,
                 stacklevel=3,
             )
