@@ -28,6 +28,15 @@ def add_bias_column(X, fit_intercept):
     return np.hstack([X, np.ones((X.shape[0], 1), dtype=X.dtype)])
 
 
+def _all_distinct(rows):
+    """Whether no two rows are equal, by a one-number fingerprint of each row (equal rows
+    have equal fingerprints, so distinct fingerprints prove distinct rows); sorting the
+    fingerprints costs far less than sorting the rows."""
+    coef = np.random.default_rng(0).standard_normal(rows.shape[1])
+    fingerprints = np.sort(rows @ coef)
+    return bool(np.all(fingerprints[1:] != fingerprints[:-1]))
+
+
 def canonical_samples(X, Y, sample_weight):
     """``(X, Y, sample_weight)`` as a weighted set of distinct samples.
 
@@ -45,8 +54,11 @@ def canonical_samples(X, Y, sample_weight):
         X, Y, sample_weight = X[keep], Y[keep], sample_weight[keep]
     # float32 features are exact in float64, so the merged rows keep their values
     rows = np.hstack([X.astype(np.float64, copy=False), Y])
+    equal_weights = np.all(sample_weight == sample_weight[0])
+    if equal_weights and _all_distinct(rows):
+        return X, Y, sample_weight
     unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-    if len(unique) == len(rows) and np.all(sample_weight == sample_weight[0]):
+    if len(unique) == len(rows) and equal_weights:
         return X, Y, sample_weight
     merged = np.bincount(inverse.ravel(), weights=sample_weight, minlength=len(unique))
     d = X.shape[1]
