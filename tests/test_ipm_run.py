@@ -312,3 +312,26 @@ def test_zero_network_is_returned_when_the_dual_bound_certifies_it(beta):
     assert est.n_subnetworks_ == 0
     assert est.objective_ == pytest.approx(np.log(3.0), rel=1e-9)
     assert est.stop_criterion_ <= est.tol
+
+
+def test_a_run_whose_best_is_its_zero_start_does_not_stall():
+    """The zero start is exactly feasible, so it is the best iterate until the iterates
+    (infeasible on the way) meet the cone constraints: staleness counted from it would
+    stop a converging run and return the constant model."""
+    from tqdm.auto import tqdm
+
+    from skconvexrelu.solvers.ipm._run import InteriorPointRun
+
+    program, loss, Y, w, beta = small_problem(loss="squared")
+    run = InteriorPointRun(program, loss, Y, w, beta, IPMSettings())
+    run.initial_point()
+    run.max_iter, run.max_time = 200, None
+    run._start_bookkeeping()
+    pobj, _, _ = run.check(0, tqdm(disable=True))
+    assert run.status == "running" and run.best_it == 0 and not np.any(run.best[0])
+    # many iterations later, complementarity negligible, still no feasible iterate
+    run.mu = 1e-12 * abs(pobj) / run.N
+    assert run._stopping_status(40, pobj) == "running"
+    # a best iterate that moved away from zero and then made no progress: stalled
+    run.best = (np.ones_like(run.best[0]),) + run.best[1:]
+    assert run._stopping_status(40, pobj) == "stalled"

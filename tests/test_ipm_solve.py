@@ -140,6 +140,31 @@ def test_a_grown_run_stalled_near_tol_is_finished_by_a_round(monkeypatch):
     check_solution(program, loss, Y, w, beta, res)
 
 
+def test_a_round_broken_down_numerically_is_followed_by_a_cold_start(monkeypatch):
+    """A round whose Newton systems broke down leaves a meaningless point (far above the
+    zero network's objective): the next round starts from zero on the grown working set
+    instead of from that point, and reaches the optimum."""
+    calls = []
+    solve = _solve.solve_ipm
+
+    def breaking_down(*args, **kwargs):
+        calls.append(kwargs["U0"] is not None or kwargs["warm_start"] is not None)
+        if len(calls) == 2:  # the second round "breaks down" after one iteration
+            res = solve(*args, **{**kwargs, "max_iter": 1})
+            res.status, res.feasible = "numerical_error", False
+            return res
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(_solve, "solve_ipm", breaking_down)
+    settings = with_working_set(first_rows=1, grow_in_run=False)
+    program, loss, Y, w, beta = small_problem("squared", n=120)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = solve_native(program, loss, Y, w, beta, working_set=True, settings=settings)
+    assert calls[:3] == [False, True, False]
+    check_solution(program, loss, Y, w, beta, res)
+
+
 def test_rounds_out_of_iterations_warn_with_the_violated_constraints():
     # the last round stops with constraints outside its working set still violated:
     # the result says so (status and warning) rather than "optimal"

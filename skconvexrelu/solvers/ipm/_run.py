@@ -436,7 +436,11 @@ class InteriorPointRun:
         endgame = complementarity <= 1e-2 * self.tol * abs(pobj)
         patience = 6 if endgame else self.stall_iters
         stale = it - self.best_it
-        if self.best is not None and stale > patience and complementarity <= 1e-4 * abs(pobj):
+        # a best iterate that is still the zero start (exactly feasible) does not make the
+        # run stale: its iterates are on their way to feasibility, and stopping there
+        # would return the constant model
+        moved = self.best is not None and np.any(self.best[0])
+        if moved and stale > patience and complementarity <= 1e-4 * abs(pobj):
             return "stalled"
         self.capped_run, self.capped = (self.capped_run + 1 if self.capped else 0), False
         if min(self.capped_run, stale) >= self.settings.cg_fail_patience:

@@ -175,6 +175,10 @@ class _Rounds:
                 break
             grow, loose = step
             ws = grown
+            if res.status == "numerical_error":
+                # the Newton systems broke down: the round's point means nothing, the next
+                # round starts cold on the grown working set
+                U, b, warm = None, None, None
         for item in caught:  # the last round's warnings are the fit's
             warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
         return self._finish(res, totals, ws, round_, pilot_iter, n_new, worst)
