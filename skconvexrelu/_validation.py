@@ -363,16 +363,24 @@ def _cgroup_available():
     return None
 
 
-def _address_space_used():
-    """Virtual memory size of this process in bytes (what ``RLIMIT_AS`` limits), or
-    None when it cannot be told."""
+def _proc_kib(path, key):
+    """The value in bytes of the ``key`` line (in kB) of a ``/proc`` file, or None."""
     try:
-        with open("/proc/self/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmSize:"):
+                if line.startswith(key):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+def _address_space_used():
+    """Virtual memory size of this process in bytes (what ``RLIMIT_AS`` limits), or
+    None when it cannot be told."""
+    used = _proc_kib("/proc/self/status", "VmSize:")
+    if used is not None:
+        return used
     try:
         import psutil
 
@@ -404,13 +412,9 @@ def _system_available():
         return int(psutil.virtual_memory().available)
     except Exception:  # ImportError, or psutil failing on this platform
         pass
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
+    avail = _proc_kib("/proc/meminfo", "MemAvailable:")
+    if avail is not None:
+        return avail
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):

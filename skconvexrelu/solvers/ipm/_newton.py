@@ -122,7 +122,7 @@ class NewtonSystem:
                 # the preconditioner's Gram matrices are this loss term exactly
                 out += self.prec_loss.loss_hess(V).astype(run.dtype)
             else:
-                out += op.adjoint(R=self.loss_hess(run.outputs(V).astype(np.float64)))
+                out += op.adjoint(R=self.loss_hess(op.forward(V).astype(np.float64)))
         out += op.psi_hess_apply(V, run.U, self.ht, self.hr)
         return out
 

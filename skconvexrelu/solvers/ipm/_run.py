@@ -138,16 +138,12 @@ class InteriorPointRun:
         return pcache
 
     # ------------------------------------------------------------ products
-    def outputs(self, V):
-        op = self.op
-        return op.outputs(op.second_layer(op.first_layer(V)))
-
     def apply64(self, V):
         """Cone slacks and outputs (computed in the working precision) as float64."""
         if self.opk is self.op:
             return tuple(a.astype(np.float64, copy=False) for a in self.op.cone_rows(V))
         t1, t2, _ = self.opk.cone_rows(V)
-        return tuple(a.astype(np.float64, copy=False) for a in (t1, t2, self.outputs(V)))
+        return tuple(a.astype(np.float64, copy=False) for a in (t1, t2, self.op.forward(V)))
 
     def adjoint_c(self, y1, y2, r):
         """``G^T (y1, y2) + J^T r`` in float64 (certificate and KKT residual)."""
@@ -237,11 +233,7 @@ class InteriorPointRun:
     def certificate(self, late=False):
         """(objective, lower bound, relative gap, polished intercept) at the iterate."""
         opc, lm, U = self.opc, self.lm, self.U
-        F64 = (
-            self.F
-            if opc is self.op
-            else opc.outputs(opc.second_layer(opc.first_layer(U.astype(np.float64))))
-        )
+        F64 = self.F if opc is self.op else opc.forward(U.astype(np.float64))
         bp = lm.polish_intercept(F64, self.b) if self.fit_intercept else self.b
         pobj = lm.loss.value(F64 + bp, self.Y, self.w) + self.program.penalty(U, self.beta)
         if self.hinge:
