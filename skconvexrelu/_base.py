@@ -16,6 +16,7 @@ from .solvers import KNOWN_SOLVERS, SOLVERS
 from .solvers.settings import (
     FirstOrderSettings,
     IPMSettings,
+    SeedSettings,
     SolverChoiceSettings,
     settings_of,
 )
@@ -66,11 +67,22 @@ def canonical_samples(X, Y, sample_weight):
     return X, np.ascontiguousarray(unique[:, d:]), merged
 
 
+def _scaled_certificate(cert, factor):
+    """``cert`` with its objective values multiplied by ``factor`` (ratios unchanged)."""
+    if cert is None:
+        return None
+    cert = dict(cert)
+    for key in ("objective", "lower_bound", "gap", "restricted_gap"):
+        if key in cert:
+            cert[key] = cert[key] * factor
+    return cert
+
+
 class BaseConvexThreeLayer(BaseEstimator):
     """Shared machinery; see :class:`ConvexThreeLayerRegressor` for the parameters."""
 
     _parameter_constraints = {
-        "beta": [Interval(numbers.Real, 0, None, closed="neither")],
+        "beta": [Interval(numbers.Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "width": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_arrangements": [Interval(numbers.Integral, 1, None, closed="left")],
         "loss": [StrOptions({"squared", "hinge", "cross_entropy"})],
@@ -81,7 +93,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         "tol": [Interval(numbers.Real, 0, None, closed="neither")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
-        "arrangements": [StrOptions({"random", "nonconvex"})],
+        "arrangements": [StrOptions({"random", "nonconvex", "trained"})],
         "column_generation": [Interval(numbers.Integral, 0, None, closed="left")],
         "arrangements_per_round": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_arrangements": [Interval(numbers.Integral, 1, None, closed="left"), None],
@@ -93,9 +105,9 @@ class BaseConvexThreeLayer(BaseEstimator):
 
     def __init__(
         self,
-        beta=1e-3,
+        beta="auto",
         width=10,
-        n_arrangements=20,
+        n_arrangements=10,
         loss="squared",
         solver="auto",
         cvxpy_solver=None,
@@ -104,7 +116,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         tol=1e-6,
         random_state=None,
         verbose=0,
-        arrangements="random",
+        arrangements="trained",
         column_generation=0,
         arrangements_per_round=10,
         max_arrangements=None,
@@ -138,11 +150,18 @@ class BaseConvexThreeLayer(BaseEstimator):
         """Return ``(Y, loss_name)``: ``Y`` of shape (n, n_outputs) as the loss expects."""
         raise NotImplementedError
 
+    def _target_scale(self, Y, w):
+        """The scale ``s`` of the encoded targets: the program is solved for ``Y / s``
+        with ``beta`` (the same as ``Y`` with ``beta * s``, see the regressor)."""
+        return 1.0
+
     # ------------------------------------------------------------------------ fit
     def _fit(self, X, y, sample_weight=None):
         X, Y, w, loss = self._validate_fit_data(X, y, sample_weight)
         self._check_solver_setup()
         Xt = add_bias_column(X, self.fit_intercept)
+        scale = self._target_scale(Y, w)
+        beta = self._resolved_beta(w)
         warm = None
         if self.warm_start and hasattr(self, "_warm"):
             conf, U, b = self._warm
@@ -150,10 +169,10 @@ class BaseConvexThreeLayer(BaseEstimator):
                 warm = self._warm
         out = fit_convex_program(
             Xt,
-            Y,
+            Y / scale,
             w,
             loss,
-            beta=self.beta,
+            beta=beta,
             width=self.width,
             n_arrangements=self.n_arrangements,
             fit_intercept=self.fit_intercept,
@@ -172,7 +191,7 @@ class BaseConvexThreeLayer(BaseEstimator):
             max_time=self.max_time,
             warm=warm,
         )
-        self._store(out, loss, Y.shape[1])
+        self._store(out, loss, Y.shape[1], scale, beta)
         return self
 
     def _validate_fit_data(self, X, y, sample_weight):
@@ -201,7 +220,7 @@ class BaseConvexThreeLayer(BaseEstimator):
     def _check_solver_setup(self):
         """Clear errors for ``solver_options`` that are not settings objects and for a
         ``device`` that cannot be used."""
-        for kind in (IPMSettings, FirstOrderSettings, SolverChoiceSettings):
+        for kind in (IPMSettings, FirstOrderSettings, SolverChoiceSettings, SeedSettings):
             settings_of(self.solver_options, kind)
         if self.device is None:
             return
@@ -215,15 +234,33 @@ class BaseConvexThreeLayer(BaseEstimator):
 
         get_backend(self.device)  # a clear error for a bad device or a missing torch
 
-    def _store(self, out, loss, n_outputs):
-        """Set the fitted attributes from a :class:`~skconvexrelu._fit.FitOutcome`."""
+    def _resolved_beta(self, w):
+        """``beta``, or for ``"auto"`` ``SeedSettings.auto_beta / sqrt(n_eff)`` with the
+        effective number of samples ``n_eff = 1 / sum(w ** 2)`` of the weights ``w``."""
+        if not (isinstance(self.beta, str) and self.beta == "auto"):
+            return float(self.beta)
+        auto = settings_of(self.solver_options, SeedSettings).auto_beta
+        return float(auto * np.sqrt(np.sum(w**2)))
+
+    def _store(self, out, loss, n_outputs, scale=1.0, beta=None):
+        """Set the fitted attributes from a :class:`~skconvexrelu._fit.FitOutcome` of the
+        targets divided by ``scale``: the network is scaled back (``w2`` and ``w3`` by
+        ``sqrt(scale)``, the output intercept by ``scale``) and the objectives by
+        ``scale ** 2``, with ``beta_ = beta * scale``."""
         conf = out.program.conf
         self._warm = (conf, out.U, out.intercept)
-        self.coefs_, self.intercepts_ = out.coefs, out.intercepts
-        self.objective_ = out.objective
-        self.objective_path_ = np.asarray(out.objective_path)
-        self.certificate_ = out.certificate
-        self.nonconvex_objective_ = out.seed_objective
+        W1, W2, W3 = out.coefs
+        b1, b2, b3 = out.intercepts
+        root = np.sqrt(scale).astype(W1.dtype)  # keep the dtype of the data
+        self.coefs_ = [W1, W2 * root, W3 * root]
+        self.intercepts_ = [b1, b2 * root, b3 * np.asarray(scale, dtype=b3.dtype)]
+        self.beta_ = float((self.beta if beta is None else beta) * scale)
+        self.target_scale_ = float(scale)
+        self.objective_ = out.objective * scale**2
+        self.objective_path_ = np.asarray(out.objective_path) * scale**2
+        self.certificate_ = _scaled_certificate(out.certificate, scale**2)
+        seed = out.seed_objective
+        self.nonconvex_objective_ = None if seed is None else seed * scale**2
         self.n_subnetworks_ = self.coefs_[2].shape[0]
         self.n_arrangements_ = conf.n_configurations
         self.n_iter_ = out.result.n_iter

@@ -99,9 +99,9 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
 
     def __init__(
         self,
-        beta=1e-3,
+        beta="auto",
         width=10,
-        n_arrangements=20,
+        n_arrangements=10,
         loss="cross_entropy",
         solver="auto",
         cvxpy_solver=None,
@@ -110,7 +110,7 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
         tol=1e-6,
         random_state=None,
         verbose=0,
-        arrangements="random",
+        arrangements="trained",
         column_generation=0,
         arrangements_per_round=10,
         max_arrangements=None,

@@ -48,7 +48,8 @@ def beta_grid(estimator, X, y, n_betas=8, eps=1e-3, sample_weight=None):
         Xt, est.width, est.n_arrangements, check_random_state(est.random_state)
     )
     _, R = constant_model(make_loss(loss_name, Y.shape[1]), Y, w, est.fit_intercept)
-    top = beta_max(ConvexProgram(Xt, conf, Y.shape[1]), R)
+    # beta is relative to the targets' scale (see the regressor's ``target_scale_``)
+    top = beta_max(ConvexProgram(Xt, conf, Y.shape[1]), R) / est._target_scale(Y, w)
     top = top if top > 0 else 1.0
     return top * np.logspace(0, np.log10(eps), n_betas)
 
@@ -118,8 +119,8 @@ class _CVMixin:
         self.betas_ = betas
         self.cv_scores_ = np.asarray(scores).T  # (n_betas, n_folds)
         mean = self.cv_scores_.mean(axis=1)
-        self.beta_ = float(betas[int(np.argmax(mean))])
-        final = inner.set_params(beta=self.beta_).fit(X, y, sample_weight=sample_weight)
+        best = float(betas[int(np.argmax(mean))])
+        final = inner.set_params(beta=best).fit(X, y, sample_weight=sample_weight)
         for name, value in vars(final).items():
             if (
                 name.endswith("_")
@@ -127,6 +128,8 @@ class _CVMixin:
                 or name in ("_y_ndim", "_warm")
             ):
                 setattr(self, name, value)
+        self.beta_ = best  # the chosen value of ``betas`` (the refit's weight decay is
+        # ``beta_ * target_scale_``)
         return self
 
 
@@ -199,9 +202,9 @@ class ConvexThreeLayerRegressorCV(_CVMixin, ConvexThreeLayerRegressor):
     }
 
     def __init__(self, *, betas=None, n_betas=8, eps=1e-3, cv=5, scoring=None, n_jobs=None,
-                 width=10, n_arrangements=20, loss="squared", solver="auto",
+                 width=10, n_arrangements=10, loss="squared", solver="auto",
                  cvxpy_solver=None, fit_intercept=True, max_iter=None, tol=1e-6,
-                 random_state=None, verbose=0, arrangements="random", column_generation=0,
+                 random_state=None, verbose=0, arrangements="trained", column_generation=0,
                  arrangements_per_round=10, max_arrangements=None, max_time=None,
                  warm_start=False, device=None, solver_options=None):  # fmt: skip
         _cv_init(self, {k: v for k, v in locals().items() if k not in ("self", "__class__")})
@@ -229,9 +232,9 @@ class ConvexThreeLayerClassifierCV(_CVMixin, ConvexThreeLayerClassifier):
     _parameter_constraints = dict(_CV_CONSTRAINTS)
 
     def __init__(self, *, betas=None, n_betas=8, eps=1e-3, cv=5, scoring=None, n_jobs=None,
-                 width=10, n_arrangements=20, loss="cross_entropy", solver="auto",
+                 width=10, n_arrangements=10, loss="cross_entropy", solver="auto",
                  cvxpy_solver=None, fit_intercept=True, max_iter=None, tol=1e-6,
-                 random_state=None, verbose=0, arrangements="random", column_generation=0,
+                 random_state=None, verbose=0, arrangements="trained", column_generation=0,
                  arrangements_per_round=10, max_arrangements=None, max_time=None,
                  warm_start=False, device=None, solver_options=None):  # fmt: skip
         _cv_init(self, {k: v for k, v in locals().items() if k not in ("self", "__class__")})

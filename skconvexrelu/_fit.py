@@ -20,7 +20,12 @@ from ._certificate import dual_point, search_certificate
 from ._column_generation import find_violations, select_new
 from ._program import ConvexProgram
 from ._reconstruction import drop_round_off, network_objective, reconstruct_network
-from ._seeding import blocks_from_network, train_seed_network
+from ._seeding import (
+    blocks_from_network,
+    own_configurations,
+    train_seed_network,
+    trained_configurations,
+)
 from ._validation import check_fit_result
 from .solvers import (
     SolverError,
@@ -32,6 +37,7 @@ from .solvers import (
 from .solvers.settings import (
     FirstOrderSettings,
     IPMSettings,
+    SeedSettings,
     SolverChoiceSettings,
     settings_of,
 )
@@ -164,6 +170,9 @@ class FitRun:
         self.max_iter, self.tol, self.verbose = max_iter, tol, verbose
         self.max_time = max_time
         self.choice = settings_of(solver_options, SolverChoiceSettings)
+        self.seeding = settings_of(solver_options, SeedSettings)
+        self.seed_point = None  # the seed network's point of the program, a warm start
+        self.polish = False  # a budgeted first-order solve from the seed network
         self.settings = {
             "ipm": settings_of(solver_options, IPMSettings),
             "al-fista": settings_of(solver_options, FirstOrderSettings),
@@ -182,19 +191,39 @@ class FitRun:
 
         Returns ``(conf, U0, b0, seed_net, seed_objective)``: ``warm``'s configurations and
         solution when given; else sampled configurations, preceded with
-        ``arrangements="nonconvex"`` by those of a trained network (``seed_net``).
+        ``arrangements="nonconvex"`` by those of a trained network (``seed_net``); with
+        ``arrangements="trained"`` the trained network's own configurations
+        (:func:`~skconvexrelu._seeding.trained_configurations`), and with
+        ``solver="auto"`` and no ``max_iter`` the solve becomes a budgeted polish of that
+        network (``SeedSettings.polish_steps``), as it does from ``warm``'s solution.
         """
+        budgeted = self.solver == "auto" and self.max_iter is None
         if warm is not None:
             conf, U0, b0 = warm
+            self.polish = arrangements == "trained" and budgeted
             return conf, U0, b0, None, None
+        data = (self.Xt, self.Y, self.w, self.loss, self.beta)
+        if arrangements == "trained":
+            net, obj, conf = trained_configurations(
+                *data, self.width, self.fit_intercept, self.rng, n_arrangements, self.seeding
+            )
+            self.polish = budgeted
+            self.report("seed", f"{net.n_subnetworks} sub-networks, objective {obj:.6g}")
+            return conf, None, None, net, obj
         conf = sample_configurations(self.Xt, self.width, n_arrangements, self.rng)
         if arrangements != "nonconvex":
             return conf, None, None, None, None
-        data = (self.Xt, self.Y, self.w, self.loss, self.beta)
         seed_net, seed_objective, seed_conf = train_seed_network(
             *data, self.width, self.fit_intercept, self.rng
         )
+        self.report("seed", f"objective {seed_objective:.6g}")
         return drop_useless(seed_conf).concat(conf), None, None, seed_net, seed_objective
+
+    def report(self, phase, text):
+        """One line for ``verbose >= 1``: the phase, what it reached and the time."""
+        if self.verbose:
+            elapsed = time.perf_counter() - self.start
+            print(f"[skconvexrelu] {phase}: {text} ({elapsed:.2f} s)", flush=True)
 
     def program(self, conf):
         """The convex program on ``conf``."""
@@ -205,13 +234,18 @@ class FitRun:
         """The keyword arguments of solver ``name``: ``cvxpy_solver`` is cvxpy's only,
         ``device`` the first-order method's only; the native solvers take a warm start
         and their settings."""
-        kwargs = dict(max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
+        # verbose=1 prints one line per phase; the solvers' own progress from verbose=2
+        kwargs = dict(max_iter=self.max_iter, tol=self.tol, verbose=max(self.verbose - 1, 0))
         if name == "cvxpy":
             kwargs["cvxpy_solver"] = self.cvxpy_solver
         else:
             kwargs.update(U0=U0, b0=b0, settings=self.settings[name])
         if name == "al-fista":
             kwargs["device"] = self.device
+            if U0 is None and self.seed_point is not None:
+                kwargs["U0"], kwargs["b0"] = self.seed_point
+            if self.polish:
+                kwargs.update(max_iter=self.seeding.polish_steps, budget=True)
         return kwargs
 
     def run(self, name, program, U0, b0):
@@ -236,6 +270,8 @@ class FitRun:
         name = resolve_solver(
             self.solver, program, self.device, self.loss, self.choice, self.settings["ipm"]
         )
+        if self.polish:
+            name = "al-fista"
         may_fall_back = name != "cvxpy" and self.solver == "auto"
         try:
             result = self.run(name, program, U0, b0)
@@ -307,7 +343,7 @@ class FitRun:
         objective after each solve, the certificate is that of the last solution.
         """
         path, n_rounds = [result.objective], 0
-        bar = tqdm(range(rounds), disable=not self.verbose, desc="column generation")
+        bar = tqdm(range(rounds), disable=self.verbose < 2, desc="column generation")
         for _ in bar:
             found, cert = self.search(program, result)
             bar.set_postfix(objective=result.objective, violation=cert["max_violation"])
@@ -323,6 +359,11 @@ class FitRun:
             result = self.solve(program, U0, result.intercept)
             path.append(result.objective)
             n_rounds += 1
+            self.report(
+                f"column generation round {n_rounds}",
+                f"{program.conf.n_configurations} configurations, objective "
+                f"{result.objective:.6g}, largest violation {cert['max_violation']:.3g} beta",
+            )
         else:
             # the budget of rounds is spent: certify the last solution
             _, cert = self.search(program, result)
@@ -344,21 +385,32 @@ class FitRun:
     # -------------------------------------------------------------------- finish
     def finish(self, program, result, seed_net, cert):
         """The :class:`FitOutcome` of ``result``: its network (or the seed network's when
-        that is better) and the certificate updated to the returned objective."""
+        that is better) and the certificate updated to the returned objective.
+
+        A budgeted solve may stop at a point that violates its cone constraints: that
+        point is then expressed on the configurations of its own network
+        (:func:`~skconvexrelu._seeding.own_configurations`), where it is feasible and its
+        objective is that network's.
+        """
         data = (self.loss, self.Y, self.w, self.beta, self.fit_intercept)
-        out = _finish(program, result.U, result.intercept, *data, result.solver, self.tol)
+        solved = program
+        if result.status == "budget":
+            solved, U = own_configurations(program, result.U)
+            result.U = U.astype(program.dtype)
+        out = _finish(solved, result.U, result.intercept, *data, result.solver, self.tol)
         if seed_net is not None:
             # the seed network is a feasible point: never return anything worse
             U_seed, b_seed = blocks_from_network(seed_net, program)
             seed = _finish(program, U_seed, b_seed, *data, "seed", self.tol)
             if seed[2] < out[2]:
-                out = seed
+                out, solved = seed, program
         U, intercept, objective, coefs, intercepts = out
         if cert is not None:
             gap = float(objective - cert["lower_bound"])
             cert.update(objective=float(objective), gap=gap, relative_gap=gap / abs(objective))
+        self.report("done", f"objective {objective:.6g}, {coefs[2].shape[0]} sub-networks")
         return FitOutcome(
-            program=program,
+            program=solved,
             U=U,
             intercept=intercept,
             objective=float(objective),
@@ -433,12 +485,20 @@ def fit_convex_program(
         n_arrangements, arrangements, warm
     )
     program = fit.program(conf)
+    if seed_net is not None:
+        fit.seed_point = blocks_from_network(seed_net, program)
     result = fit.solve(program, U0 if U0 is None else _pad(U0, conf.n_configurations), b0)
+    fit.report(
+        "solve",
+        f"{result.solver} {result.status} after {result.n_iter} iterations, objective "
+        f"{result.objective:.6g}, stopping criterion {result.stop_criterion:.2g}",
+    )
     path, cert, n_rounds = [result.objective], None, 0
     if column_generation > 0:
         program, result, path, cert, n_rounds = fit.column_generation(
             program, result, column_generation, arrangements_per_round, max_arrangements
         )
     out = fit.finish(program, result, seed_net, cert)
+    path[-1] = out.objective  # the returned network's (see FitRun.finish)
     out.objective_path, out.seed_objective, out.n_rounds = path, seed_objective, n_rounds
     return out

@@ -7,16 +7,22 @@ from sklearn.utils._param_validation import StrOptions
 from ._base import BaseConvexThreeLayer, fit_context
 
 _PARAMS_DOC = """
-    beta : float, default=1e-3
+    beta : float or "auto", default="auto"
         Weight decay ``beta`` of the training objective (see :ref:`math`), which is the
         group-lasso weight of the convex program. The objective is normalized per sample,
         so the paper's ``beta`` corresponds to ``beta / n_samples`` here. Larger values
-        give fewer sub-networks.
+        give fewer sub-networks. ``"auto"`` is ``0.4 / sqrt(n_samples)``
+        (``SeedSettings.auto_beta``; with sample weights, their effective number). For
+        the squared loss ``beta`` is relative to the spread of the targets: the fit
+        solves the program for ``y / s`` (``s`` the standard deviation of ``y``,
+        ``target_scale_``), which is the program for ``y`` with ``beta_ = beta * s``, so
+        a target in any unit gets the same model.
     width : int, default=10
         Number of first-layer neurons ``m`` of each sub-network.
-    n_arrangements : int, default=20
-        Number of sampled configurations ``(D1, s, D2)``; each gives up to two
-        sub-networks per output (one per output sign).
+    n_arrangements : int, default=10
+        Number of configurations ``(D1, s, D2)``; each gives up to two sub-networks per
+        output (one per output sign). With ``arrangements="trained"`` it is the number
+        of sub-networks of the seed network.
     loss : {LOSSES}, default="{DEFAULT_LOSS}"
         Training loss.
     solver : {{"auto", "cvxpy", "native", "ipm", "al-fista"}}, default="auto"
@@ -38,21 +44,35 @@ _PARAMS_DOC = """
         Fit a first-layer bias (a column of ones added to ``X``, part of the unit-norm
         constraint) and an unregularized output intercept.
     max_iter : int or None, default=None
-        Iteration limit of the solver; None uses the solver's default.
+        Iteration limit of the solver; None uses the solver's default, and with
+        ``arrangements="trained"`` and ``solver="auto"`` a budget: the first-order method
+        improves the seed network for ``SeedSettings.polish_steps`` steps (about the
+        cost of training it) unless the gap reaches ``tol`` earlier
+        (``solver_status_ == "budget"``; ``stop_criterion_`` is the gap reached).
     tol : float, default=1e-6
-        Stopping tolerance of the solver (relative duality gap for cvxpy solvers).
+        Stopping tolerance of the solver: relative duality gap
+        ``(objective - lower bound) / objective`` of the sampled program (with the
+        relative cone violation for the first-order method; Newton accuracy at that
+        level for the interior-point method; cvxpy's solvers' own gap).
     random_state : int, RandomState instance or None, default=None
         Seed of the configuration sampling.
     verbose : int, default=0
-        Show solver progress (a progress bar for the native solver and for column
-        generation, the conic solver's log for cvxpy).
-    arrangements : {{"random", "nonconvex"}}, default="random"
-        Where the configurations come from. ``"random"`` samples ``n_arrangements`` of
-        them from random networks. ``"nonconvex"`` first trains the non-convex network
-        (10 sub-networks of this ``width``, 1,000 full-batch Adam steps, seeded by
-        ``random_state``) and adds its configurations to the random ones: that network
-        is then a feasible point of the convex program, so ``objective_`` is never above
-        its objective, which is kept in ``nonconvex_objective_``.
+        1: one line per phase of the fit (seed network, solve, each round of column
+        generation, result) with its objective and time; 2: also the solvers' progress
+        (a progress bar for the native solvers and column generation, the conic
+        solver's log for cvxpy). 0 prints nothing.
+    arrangements : {{"trained", "random", "nonconvex"}}, default="trained"
+        Where the configurations come from. ``"trained"`` trains a non-convex network
+        of ``n_arrangements`` sub-networks of this ``width`` (full-batch Adam, see
+        ``SeedSettings``, seeded by ``random_state``) and takes its configurations (at
+        most ``SeedSettings.max_output_blocks`` configurations times outputs; random
+        ones fill up when it has fewer distinct ones). That network is a feasible point
+        of the convex program, so ``objective_`` is never above its objective
+        (``nonconvex_objective_``); with ``solver="auto"`` the program is solved from
+        that point (see ``max_iter``). ``"random"`` samples ``n_arrangements``
+        configurations from random networks. ``"nonconvex"`` adds the configurations of
+        a trained network of 10 sub-networks (1,000 Adam steps) to ``n_arrangements``
+        random ones and solves that program to ``tol``.
     column_generation : int, default=0
         Rounds of column generation after the first solve. Each round searches for
         configurations whose dual constraint is violated at the current solution (one
@@ -80,8 +100,9 @@ _PARAMS_DOC = """
         Tuning of the native solvers and of the solver choice, as objects of
         :mod:`skconvexrelu.solvers.settings`: ``IPMSettings`` (the interior-point
         method, ``"ipm"``), ``FirstOrderSettings`` (the first-order method,
-        ``"al-fista"``) and ``SolverChoiceSettings`` (how ``"auto"`` and ``"native"``
-        choose, and when ``"auto"`` falls back to cvxpy), at most one of each kind,
+        ``"al-fista"``), ``SolverChoiceSettings`` (how ``"auto"`` and ``"native"``
+        choose, and when ``"auto"`` falls back to cvxpy) and ``SeedSettings`` (the
+        seed network of ``arrangements="trained"``), at most one of each kind,
         e.g. ``[IPMSettings(cg_maxiter=100), SolverChoiceSettings(native_size=0)]``.
         A solver without settings of its own kind uses the defaults; cvxpy takes none
         (see ``cvxpy_solver``). Anything else raises a ``TypeError`` in ``fit``.
@@ -95,8 +116,14 @@ _ATTRS_DOC = """
         ``[b1 (K*width), b2 (K), b3 (n_outputs)]``; ``b1`` is the first-layer bias
         (inside the unit-norm constraint), ``b2`` is zero.
     objective_ : float
-        Optimal value of the convex program, equal to the training objective of the
-        rebuilt network.
+        Value of the convex program at the returned point, equal to the training
+        objective of the rebuilt network (with ``beta_``).
+    beta_ : float
+        The weight decay of ``objective_``: ``beta`` (its value for ``"auto"``) times
+        ``target_scale_``.
+    target_scale_ : float
+        Standard deviation of the training targets for the squared loss (1 for
+        classifiers): the program is solved for the targets divided by it.
     n_subnetworks_ : int
         Number ``K`` of sub-networks of the rebuilt network (non-zero blocks).
     n_arrangements_ : int
@@ -177,6 +204,14 @@ class ConvexThreeLayerRegressor(RegressorMixin, BaseConvexThreeLayer):
         y = np.asarray(y, dtype=np.float64)
         self._y_ndim = y.ndim
         return (y.reshape(-1, 1) if y.ndim == 1 else y), "squared"
+
+    def _target_scale(self, Y, w):
+        """The weighted standard deviation of the targets, pooled over the outputs (1 for
+        constant targets): ``beta`` is relative to it, so that the fit of ``c * y`` is
+        ``c`` times the fit of ``y``."""
+        centered = Y - w @ Y
+        scale = float(np.sqrt(w @ np.mean(centered**2, axis=1)))
+        return scale if np.isfinite(scale) and scale > 1e-12 * (1 + np.abs(Y).max()) else 1.0
 
     @fit_context
     def fit(self, X, y, sample_weight=None):

@@ -12,7 +12,9 @@ objective.
 
 import numpy as np
 
+from ._arrangements import configurations_from_networks, drop_useless, sample_configurations
 from ._nonconvex import network_configurations, objective, train_adam
+from ._program import ConvexProgram
 
 
 def train_seed_network(
@@ -69,3 +71,71 @@ def blocks_from_network(net, program):
         # columns with w2_kj = 0 contribute nothing and may carry any pattern
         U[outputs[k], s, c] += abs(net.w3[k]) * np.abs(net.w2[k])[None, :] * net.W1[k]
     return U, np.asarray(net.b, dtype=program.dtype).copy()
+
+
+def trained_configurations(
+    Xt, Y, w, loss, beta, width, fit_intercept, rng, n_arrangements, settings
+):
+    """The seed network of ``arrangements="trained"`` and the configurations to solve on.
+
+    The network has ``n_arrangements`` sub-networks (at least one per output), trained by
+    :func:`train_seed_network` with ``settings`` (a
+    :class:`~skconvexrelu.solvers.settings.SeedSettings`). Its distinct configurations are
+    kept, at most ``settings.max_output_blocks // n_outputs`` of them (those of the
+    sub-networks with the largest output weights), and random ones fill up to that count
+    when it has fewer.
+
+    Returns
+    -------
+    net, objective, conf
+    """
+    n_outputs = Y.shape[1]
+    n_conf = max(1, min(n_arrangements, settings.max_output_blocks // n_outputs))
+    n_sub = max(n_arrangements, n_outputs)
+    net, obj, conf = train_seed_network(
+        Xt,
+        Y,
+        w,
+        loss,
+        beta,
+        width,
+        fit_intercept,
+        rng,
+        n_subnetworks=n_sub,
+        n_steps=settings.n_steps,
+        learning_rate=settings.learning_rate,
+    )
+    order = np.argsort(-np.abs(net.w3) * np.linalg.norm(net.w2, axis=1), kind="stable")
+    conf = drop_useless(conf.subset(order))
+    conf = conf.subset(np.arange(min(n_conf, conf.n_configurations)))
+    if conf.n_configurations < n_conf:
+        extra = sample_configurations(Xt, width, n_conf - conf.n_configurations, rng)
+        conf = conf.concat(extra)
+    return net, obj, conf
+
+
+def own_configurations(program, U):
+    """``(program', U')``: the point ``U`` of ``program`` on the configurations of its own
+    network, where it satisfies every cone constraint.
+
+    Block ``(o, sigma, c)`` of ``U`` rebuilds into a sub-network whose activation
+    patterns are ``D1 = 1[X~ u_j >= 0]`` and ``D2 = 1[sum_j s_cj relu(X~ u_j) >= 0]``.
+    Those need not be configuration ``c`` when ``U`` violates its cones (an early stop);
+    on them the same columns are feasible and compute exactly the rebuilt sub-network,
+    with the same group-lasso penalty, so ``program'.objective(U')`` is the rebuilt
+    network's objective. Zero blocks and blocks whose second ReLU is never active (they
+    output zero) are left out.
+    """
+    o, _, P, d, m = program.shape
+    norms = np.linalg.norm(U, axis=3).sum(axis=3)  # (o, 2, P)
+    blocks = np.argwhere(norms > 0)
+    W1 = np.stack([U[i, s, c] for i, s, c in blocks]) if len(blocks) else np.zeros((0, d, m))
+    w2 = program.conf.signs[blocks[:, 2]].astype(float) if len(blocks) else np.zeros((0, m))
+    conf = configurations_from_networks(program.Xt.astype(float), W1, w2)
+    live = np.flatnonzero(conf.D2.any(axis=0))
+    conf, blocks, W1 = conf.subset(live), blocks[live], W1[live]
+    new = ConvexProgram(program.Xt, conf, o, dtype=program.dtype)
+    V = new.zeros()
+    for k, (i, s, _) in enumerate(blocks):
+        V[i, s, k] = W1[k]
+    return new, V

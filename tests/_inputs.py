@@ -80,7 +80,7 @@ def _network_objective(est, X, y, sample_weight=None):
     keep = w > 0
     w = w[keep] / w[keep].sum()
     Y = _encoded(est, y)[keep]
-    return network_objective(est.coefs_, est.intercepts_, X[keep], Y, w, est.loss_, est.beta)
+    return network_objective(est.coefs_, est.intercepts_, X[keep], Y, w, est.loss_, est.beta_)
 
 
 def _assert_consistent(est, X, y, sample_weight=None, rtol=1e-5):

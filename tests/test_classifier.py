@@ -8,7 +8,7 @@ from sklearn.datasets import make_blobs
 
 from skconvexrelu import ConvexThreeLayerClassifier, ConvexThreeLayerClassifierCV
 
-SMALL = dict(beta=1e-2, width=2, n_arrangements=3, random_state=0)
+SMALL = dict(beta=1e-2, width=2, n_arrangements=3, random_state=0, arrangements="random")
 
 
 def _data():

@@ -57,7 +57,9 @@ def test_seeded_fit_is_never_worse_than_the_seed_network(seed):
     assert reg.nonconvex_objective_ is not None
     assert reg.objective_ <= reg.nonconvex_objective_ + 1e-12
     # and the random-only fit has no seed objective
-    plain = ConvexThreeLayerRegressor(beta=1e-3, width=3, n_arrangements=3, random_state=seed)
+    plain = ConvexThreeLayerRegressor(
+        beta=1e-3, width=3, n_arrangements=3, arrangements="random", random_state=seed
+    )
     assert plain.fit(X, y).nonconvex_objective_ is None
 
 
@@ -75,7 +77,12 @@ def test_column_generation_lowers_the_objective_and_certifies_it():
     X, y = data.data, data.target.astype(float)
     beta = 0.1 / len(y)
     reg = ConvexThreeLayerRegressor(
-        beta=beta, width=7, n_arrangements=10, column_generation=6, random_state=0
+        arrangements="random",
+        beta=beta,
+        width=7,
+        n_arrangements=10,
+        column_generation=6,
+        random_state=0,
     ).fit(X, y)
     path = reg.objective_path_
     assert len(path) >= 2
@@ -113,7 +120,12 @@ def test_certificate_closes_when_every_configuration_is_present():
     X = rng.normal(size=(5, 2))
     y = rng.normal(size=5)
     reg = ConvexThreeLayerRegressor(
-        beta=0.002 / 5, width=3, n_arrangements=60, column_generation=5, random_state=0
+        arrangements="random",
+        beta=0.002 / 5,
+        width=3,
+        n_arrangements=60,
+        column_generation=5,
+        random_state=0,
     ).fit(X, y)
     cert = reg.certificate_
     assert cert["max_violation"] <= 1.01
@@ -171,6 +183,7 @@ def test_max_arrangements_caps_the_growth():
     X, y = _teacher()
     reg = ConvexThreeLayerRegressor(
         beta=1e-3,
+        arrangements="random",
         width=3,
         n_arrangements=5,
         column_generation=5,
@@ -184,6 +197,7 @@ def test_warm_start_reuses_configurations():
     X, y = _teacher()
     reg = ConvexThreeLayerRegressor(
         beta=1e-2,
+        arrangements="random",
         width=3,
         n_arrangements=5,
         column_generation=2,
@@ -193,7 +207,9 @@ def test_warm_start_reuses_configurations():
     grown = reg.n_arrangements_
     reg.set_params(beta=5e-3, column_generation=0).fit(X, y)
     assert reg.n_arrangements_ == grown
-    cold = ConvexThreeLayerRegressor(beta=5e-3, width=3, n_arrangements=5, random_state=0)
+    cold = ConvexThreeLayerRegressor(
+        beta=5e-3, width=3, n_arrangements=5, arrangements="random", random_state=0
+    )
     assert cold.fit(X, y).n_arrangements_ == 5
     # more configurations, same beta: the warm fit is at least as good
     assert reg.objective_ <= cold.objective_ + 1e-7

@@ -11,7 +11,7 @@ from skconvexrelu import (
 )
 
 # Small programs keep each of the ~50 checks to a fraction of a second.
-SMALL = dict(beta=1e-3, width=3, n_arrangements=4, random_state=0)
+SMALL = dict(beta=1e-3, width=3, n_arrangements=4, random_state=0, arrangements="random")
 SMALL_CV = {k: v for k, v in SMALL.items() if k != "beta"}
 
 ESTIMATORS = [

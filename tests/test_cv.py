@@ -13,7 +13,7 @@ from skconvexrelu import (
 )
 from skconvexrelu._cv import beta_grid
 
-SMALL = dict(width=3, n_arrangements=5, random_state=0)
+SMALL = dict(width=3, n_arrangements=5, random_state=0, arrangements="random")
 
 
 def _regression():

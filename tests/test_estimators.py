@@ -25,7 +25,7 @@ from skconvexrelu.solvers.settings import (
     WorkingSetSettings,
 )
 
-SMALL = dict(width=4, n_arrangements=6, random_state=0)
+SMALL = dict(width=4, n_arrangements=6, random_state=0, arrangements="random")
 
 
 def _regression(n=60, d=4, n_targets=1, seed=0):
@@ -67,7 +67,7 @@ def _objective_from_network(est, X, y, sample_weight=None):
                 "hinge": lambda: np.sum(np.maximum(0, 1 - pm * F), axis=1),
                 "cross_entropy": lambda: logsumexp(F, axis=1) - np.sum(onehot * F, axis=1),
             }[est.loss]()
-    decay = 0.5 * est.beta * (np.sum(W2**2) + np.sum(W3**2))
+    decay = 0.5 * est.beta_ * (np.sum(W2**2) + np.sum(W3**2))
     return float(w @ per_sample + decay)
 
 
@@ -173,7 +173,11 @@ def test_native_solver_on_degenerate_data_returns_a_consistent_model_or_warns():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             reg = ConvexThreeLayerRegressor(
-                width=3, n_arrangements=4, solver="native", random_state=seed
+                width=3,
+                n_arrangements=4,
+                solver="native",
+                random_state=seed,
+                arrangements="random",
             ).fit(GRID, GRID_Y)
         if reg.solver_status_ != "optimal":
             assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
@@ -186,10 +190,14 @@ def test_native_solver_on_degenerate_data_returns_a_consistent_model_or_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         auto = ConvexThreeLayerRegressor(
-            width=3, n_arrangements=4, random_state=0, solver_options=native_first
+            width=3,
+            n_arrangements=4,
+            random_state=0,
+            solver_options=native_first,
+            arrangements="random",
         ).fit(GRID, GRID_Y)
         ref = ConvexThreeLayerRegressor(
-            width=3, n_arrangements=4, solver="cvxpy", random_state=0
+            width=3, n_arrangements=4, solver="cvxpy", random_state=0, arrangements="random"
         ).fit(GRID, GRID_Y)
     assert auto.objective_ == pytest.approx(ref.objective_, rel=1e-4)
 

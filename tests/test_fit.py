@@ -37,7 +37,7 @@ from skconvexrelu.solvers.settings import (
     WorkingSetSettings,
 )
 
-SMALL = dict(width=4, n_arrangements=6, random_state=0)
+SMALL = dict(width=4, n_arrangements=6, random_state=0, arrangements="random")
 #: "auto" takes the native solvers at every size
 NATIVE = SolverChoiceSettings(native_size=0)
 

@@ -305,7 +305,12 @@ def test_zero_network_is_returned_when_the_dual_bound_certifies_it(beta):
 
     X, y = _iris()
     est = ConvexThreeLayerClassifier(
-        beta=beta, width=3, n_arrangements=10, solver="ipm", random_state=0
+        beta=beta,
+        width=3,
+        n_arrangements=10,
+        solver="ipm",
+        arrangements="random",
+        random_state=0,
     )
     _fit_without_warnings(est, X, y)
     assert est.solver_status_ == "optimal" and est.n_iter_ > 0  # not the shortcut

@@ -97,7 +97,7 @@ def test_choice_settings_move_the_thresholds():
     assert resolve_solver("auto", big, settings=no_ipm) == "al-fista"
 
 
-def test_default_classifier_runs_the_native_solver_on_small_data():
+def test_random_configurations_of_a_small_classifier_go_to_the_interior_point_method():
     from sklearn.datasets import load_iris
     from sklearn.preprocessing import StandardScaler
 
@@ -105,10 +105,29 @@ def test_default_classifier_runs_the_native_solver_on_small_data():
 
     X, y = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)
-    est = ConvexThreeLayerClassifier(width=4, n_arrangements=5, random_state=0).fit(X, y)
+    est = ConvexThreeLayerClassifier(
+        width=4, n_arrangements=5, arrangements="random", random_state=0
+    ).fit(X, y)
     assert est.solver_ == "native:ipm-pcg"
     assert est.solver_status_ == "optimal"
     assert est.stop_criterion_ <= est.tol
+
+
+def test_default_classifier_polishes_its_seed_network_with_the_first_order_method():
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    from skconvexrelu import ConvexThreeLayerClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a default fit on standardized data is quiet
+        est = ConvexThreeLayerClassifier(random_state=0).fit(X, y)
+    assert est.solver_ == "native:al-fista"
+    assert est.solver_status_ in ("optimal", "budget")
+    assert est.objective_ < est.nonconvex_objective_
+    assert est.score(X, y) > 0.95
 
 
 def test_native_picks_the_first_order_method_for_wide_inputs():

@@ -2,7 +2,7 @@
 
 import time
 
-from ._common import convex_regressor
+from ._common import convex_regressor, fit_in_target_units
 
 
 def beta_path(X, y, betas, width=5, n_arrangements=20, random_state=0, **params):
@@ -36,7 +36,7 @@ def beta_path(X, y, betas, width=5, n_arrangements=20, random_state=0, **params)
             **params,
         )
         start = time.perf_counter()
-        est.fit(X, y)
+        fit_in_target_units(est, X, y)
         rows.append(
             {
                 "beta": float(beta),

@@ -51,7 +51,22 @@ def convex_regressor(**params):
             f"ConvexThreeLayerRegressor has no parameter(s) {', '.join(unknown)}; "
             f"available: {', '.join(sorted(supported))}."
         )
+    given.setdefault("arrangements", "random")  # the paper's sampled configurations
     return ConvexThreeLayerRegressor(**given)
+
+
+def fit_in_target_units(est, X, y):
+    """Fit ``est`` with its ``beta`` weighing the objective in the units of ``y``, the
+    paper's convention.
+
+    The regressor's ``beta`` is relative to the spread of the targets
+    (``target_scale_``); it is divided by that spread before the fit, so that
+    ``est.beta_`` is the given ``beta`` and ``objective_`` compares with gradient
+    methods run on ``y`` with that ``beta``.
+    """
+    Y = np.asarray(y, dtype=float).reshape(len(y), -1)
+    scale = est._target_scale(Y, np.full(len(Y), 1.0 / len(Y)))
+    return est.set_params(beta=est.beta / scale).fit(X, y)
 
 
 def uci_split(name, fold=0):

@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 from .._base import add_bias_column
 from .._nonconvex import forward, init_network, objective, objective_and_gradient, train_adam
 from .._reconstruction import network_objective
-from ._common import LOSS, convex_regressor, progress_bar
+from ._common import LOSS, convex_regressor, fit_in_target_units, progress_bar
 
 
 def synthetic_teacher(n=5, d=2, width=3, n_subnetworks=5, random_state=0):
@@ -84,7 +84,7 @@ def _timed_convex_fit(X, y, beta, random_state, params):
     """The convex estimator fitted on ``(X, y)`` and its fit time in seconds."""
     est = convex_regressor(beta=beta, random_state=random_state, **params)
     start = time.perf_counter()
-    est.fit(X, y)
+    fit_in_target_units(est, X, y)
     return est, time.perf_counter() - start
 
 

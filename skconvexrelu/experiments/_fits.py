@@ -14,7 +14,7 @@ from sklearn.utils import check_random_state
 
 from .._base import add_bias_column
 from .._nonconvex import forward, objective, train_adam
-from ._common import LOSS, convex_regressor, mse, result_row
+from ._common import LOSS, convex_regressor, fit_in_target_units, mse, result_row
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def fit_convex(X, y, X_test, y_test, beta, random_state, params):
     """The convex estimator with ``params`` (row ``"convex"``)."""
     est = convex_regressor(beta=beta, random_state=random_state, **params)
     start = time.perf_counter()
-    est.fit(X, y)
+    fit_in_target_units(est, X, y)
     elapsed = time.perf_counter() - start
     note, extra = _convex_notes(est)
     return result_row(

@@ -1,9 +1,9 @@
 """Settings of the native solvers, as declared dataclasses.
 
 Every tuning knob of the interior-point method, its working sets of constraints, its
-preconditioner, the first-order method and the automatic solver choice is a field here,
-with its default and what it controls. The estimators take them through their
-``solver_options`` parameter::
+preconditioner, the first-order method, the seed network and the automatic solver choice
+is a field here, with its default and what it controls. The estimators take them through
+their ``solver_options`` parameter::
 
     from skconvexrelu import ConvexThreeLayerRegressor
     from skconvexrelu.solvers.settings import IPMSettings, WorkingSetSettings
@@ -23,6 +23,7 @@ __all__ = [
     "FirstOrderSettings",
     "IPMSettings",
     "PreconditionerSettings",
+    "SeedSettings",
     "SolverChoiceSettings",
     "WorkingSetSettings",
     "settings_of",
@@ -299,7 +300,39 @@ class SolverChoiceSettings:
     fallback_criterion: float = 1e-3
 
 
-_KINDS = (IPMSettings, FirstOrderSettings, SolverChoiceSettings)
+@dataclass(frozen=True)
+class SeedSettings:
+    """The seed network of ``arrangements="trained"`` and the convex solve that follows.
+
+    Attributes
+    ----------
+    n_steps : int, default=300
+        Full-batch Adam steps of the seed network (``n_arrangements`` sub-networks).
+    learning_rate : float, default=1e-2
+        Adam's step size for the seed network.
+    polish_steps : int, default=300
+        With ``solver="auto"`` and ``max_iter=None``: steps of the first-order method
+        from the seed network's point of the convex program (each about the cost of
+        one Adam step). It stops earlier when the relative duality gap reaches ``tol``;
+        the returned network is never worse than the seed.
+    max_output_blocks : int, default=20
+        Several outputs (multi-class): at most this many configurations times outputs,
+        so that a step's cost does not grow with the number of classes (at least one
+        configuration per output is kept).
+    auto_beta : float, default=0.4
+        ``beta="auto"`` is ``auto_beta / sqrt(n_eff)``, ``n_eff = 1 / sum_i w_i^2`` the
+        effective number of samples (``n`` for equal weights): the weight decay falls
+        like the statistical noise of a mean over the samples.
+    """
+
+    n_steps: int = 250
+    learning_rate: float = 1e-2
+    polish_steps: int = 150
+    max_output_blocks: int = 20
+    auto_beta: float = 0.4
+
+
+_KINDS = (IPMSettings, FirstOrderSettings, SolverChoiceSettings, SeedSettings)
 
 
 def settings_of(options, kind):
@@ -316,7 +349,8 @@ def settings_of(options, kind):
         if not isinstance(item, _KINDS):
             raise TypeError(
                 "solver_options must be IPMSettings, FirstOrderSettings, "
-                "SolverChoiceSettings or a list of them (skconvexrelu.solvers.settings); "
+                "SolverChoiceSettings, SeedSettings or a list of them "
+                "(skconvexrelu.solvers.settings); "
                 f"got {type(item).__name__}."
             )
         if isinstance(item, kind):

@@ -230,6 +230,7 @@ def solve_first_order(
     max_time=None,
     device=None,
     settings=None,
+    budget=False,
 ):
     """Solve the convex program with the matrix-free augmented-Lagrangian FISTA method.
 
@@ -265,6 +266,9 @@ def solve_first_order(
     settings : FirstOrderSettings, optional
         Tuning of the method (:mod:`skconvexrelu.solvers.settings`); None means the
         defaults.
+    budget : bool, default=False
+        ``max_iter`` is a budget of work rather than a limit: reaching it gives the
+        status ``"budget"`` and no warning (the caller reports the gap reached).
 
     Returns
     -------
@@ -290,7 +294,9 @@ def solve_first_order(
     status, pr = _outer_loop(run, limits, settings, fit_intercept, slack, bar, verbose)
     bar.close()
 
-    if status != "optimal":
+    if budget and status == "max_iter":
+        status = "budget"
+    if status not in ("optimal", "budget"):
         _warn_early_stop(status, pr.n_iter, pr.best[3], limits, settings, program)
     return _result(program, loss, float(beta), fit_intercept, run, pr, status, name)
 
