@@ -190,6 +190,7 @@ class BaseConvexThreeLayer(BaseEstimator):
             max_arrangements=self.max_arrangements,
             max_time=self.max_time,
             warm=warm,
+            objective_scale=scale**2,
         )
         self._store(out, loss, Y.shape[1], scale, beta)
         return self

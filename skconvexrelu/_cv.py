@@ -22,20 +22,23 @@ _CV_CONSTRAINTS = {
     **{k: v for k, v in BaseConvexThreeLayer._parameter_constraints.items() if k != "beta"},
     "betas": ["array-like", None],
     "n_betas": [Interval(numbers.Integral, 1, None, closed="left")],
-    "eps": [Interval(numbers.Real, 0, 1, closed="neither")],
+    "eps": [Interval(numbers.Real, 0, 1, closed="neither"), None],
     "cv": ["cv_object"],
     "scoring": [str, callable, None],
     "n_jobs": [numbers.Integral, None],
 }
 
 
-def beta_grid(estimator, X, y, n_betas=8, eps=1e-3, sample_weight=None):
-    """A decreasing grid of ``beta`` from the value where the network vanishes.
+def beta_grid(estimator, X, y, n_betas=5, eps=None, sample_weight=None):
+    """A decreasing grid of ``n_betas`` values of ``beta``.
 
-    The largest value is :func:`skconvexrelu._program.beta_max` on the configurations the
-    estimator samples from ``X`` with its ``random_state``, for the weighted samples as
-    the fit sees them (:func:`~skconvexrelu._base.canonical_samples`); the smallest is
-    ``eps`` times it.
+    With ``arrangements="trained"`` it runs from 10 times the default ``beta="auto"`` of
+    the weighted samples as the fit sees them
+    (:func:`~skconvexrelu._base.canonical_samples`) down to ``eps`` times that (``eps``
+    None: 1e-2, so the default is in the middle). Otherwise it runs from
+    :func:`skconvexrelu._program.beta_max` on the configurations the estimator samples
+    from ``X`` with its ``random_state`` (where the network vanishes) down to ``eps``
+    times it (None: 1e-3).
     """
     X = np.asarray(X, dtype=float)
     est = clone(estimator)
@@ -43,6 +46,9 @@ def beta_grid(estimator, X, y, n_betas=8, eps=1e-3, sample_weight=None):
     sw = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, float)
     X, Y, sw = canonical_samples(X, Y, sw)
     w = sw / sw.sum()
+    if est.arrangements == "trained":
+        top = 10 * est.set_params(beta="auto")._resolved_beta(w)
+        return top * np.logspace(0, np.log10(1e-2 if eps is None else eps), n_betas)
     Xt = add_bias_column(X, est.fit_intercept)
     conf = sample_configurations(
         Xt, est.width, est.n_arrangements, check_random_state(est.random_state)
@@ -51,20 +57,28 @@ def beta_grid(estimator, X, y, n_betas=8, eps=1e-3, sample_weight=None):
     # beta is relative to the targets' scale (see the regressor's ``target_scale_``)
     top = beta_max(ConvexProgram(Xt, conf, Y.shape[1]), R) / est._target_scale(Y, w)
     top = top if top > 0 else 1.0
-    return top * np.logspace(0, np.log10(eps), n_betas)
+    return top * np.logspace(0, np.log10(1e-3 if eps is None else eps), n_betas)
 
 
 def _path_scores(estimator, X, y, sample_weight, train, test, betas, scorer):
     """Scores on ``test`` along ``betas`` (decreasing), warm-starting each fit; with
-    ``sample_weight`` the scores are weighted too."""
+    ``sample_weight`` the scores are weighted too.
+
+    With ``arrangements="trained"`` the path runs upwards: the first fit trains the
+    seed network at the smallest ``beta`` (the richest configurations), the others
+    start from the previous solution on the same configurations.
+    """
     est = clone(estimator).set_params(warm_start=True)
     sw, test_weight = None, {}
     if sample_weight is not None:
         sw, test_weight = sample_weight[train], {"sample_weight": sample_weight[test]}
-    scores = []
-    for beta in betas:
-        est.set_params(beta=beta).fit(X[train], y[train], sample_weight=sw)
-        scores.append(scorer(est, X[test], y[test], **test_weight))
+    order = range(len(betas))
+    if est.arrangements == "trained":
+        order = reversed(order)
+    scores = np.empty(len(betas))
+    for i in order:
+        est.set_params(beta=betas[i]).fit(X[train], y[train], sample_weight=sw)
+        scores[i] = scorer(est, X[test], y[test], **test_weight)
     return scores
 
 
@@ -134,21 +148,27 @@ class _CVMixin:
 
 
 _CV_DOC = """
-    Cross-validation picks ``beta`` from ``betas`` (by default ``n_betas`` values from the
-    ``beta`` where the network vanishes down to ``eps`` times it). Each fold fits the whole
-    path from the largest ``beta`` down with ``warm_start=True``, reusing the
-    configurations and the previous solution; folds run in parallel with ``n_jobs``
-    (joblib, so a Dask backend works too). The model is then refit on all the data with
-    the chosen ``beta_``.
+    Cross-validation picks ``beta`` from ``betas`` (by default ``n_betas`` values from 10 times
+    the default ``beta="auto"`` down to a tenth of it). Each fold fits the whole path
+    with ``warm_start=True``, reusing the configurations and the previous solution: with
+    ``arrangements="trained"`` upwards from the smallest ``beta``, whose fit trains the
+    seed network, each further fit a budget of ``SeedSettings.warm_steps`` first-order
+    steps; otherwise from the largest ``beta`` down. Folds run in parallel with
+    ``n_jobs`` (joblib, so a Dask backend works too). The model is then refit on all the
+    data with the chosen ``beta_``.
 
     Parameters
     ----------
     betas : array-like or None, default=None
-        Values of ``beta`` to try; None builds a grid.
-    n_betas : int, default=8
+        Values of ``beta`` to try; None builds a grid: with
+        ``arrangements="trained"`` from 10 times the default ``beta="auto"`` down to
+        ``eps`` times that, else from the ``beta`` where the network vanishes down to
+        ``eps`` times it.
+    n_betas : int, default=5
         Size of the grid when ``betas`` is None.
-    eps : float, default=1e-3
-        Smallest over largest ``beta`` of the grid.
+    eps : float or None, default=None
+        Smallest over largest ``beta`` of the grid; None is 1e-2 with
+        ``arrangements="trained"`` (the default ``beta`` in the middle), else 1e-3.
     cv : int, cross-validation generator or iterable, default=5
         As in :func:`sklearn.model_selection.cross_val_score`.
     scoring : str, callable or None, default=None
@@ -164,7 +184,7 @@ _CV_DOC = """
     beta_ : float
         The chosen ``beta``.
     betas_ : ndarray of shape (n_betas,)
-        The path, decreasing.
+        The values tried, decreasing.
     cv_scores_ : ndarray of shape (n_betas, n_folds)
         Test score of each ``beta`` on each fold.
     coefs_, intercepts_, objective_, n_subnetworks_, ...
@@ -201,7 +221,7 @@ class ConvexThreeLayerRegressorCV(_CVMixin, ConvexThreeLayerRegressor):
         "loss": ConvexThreeLayerRegressor._parameter_constraints["loss"],
     }
 
-    def __init__(self, *, betas=None, n_betas=8, eps=1e-3, cv=5, scoring=None, n_jobs=None,
+    def __init__(self, *, betas=None, n_betas=5, eps=None, cv=5, scoring=None, n_jobs=None,
                  width=10, n_arrangements=10, loss="squared", solver="auto",
                  cvxpy_solver=None, fit_intercept=True, max_iter=None, tol=1e-6,
                  random_state=None, verbose=0, arrangements="trained", column_generation=0,
@@ -231,7 +251,7 @@ class ConvexThreeLayerClassifierCV(_CVMixin, ConvexThreeLayerClassifier):
     _base_class = ConvexThreeLayerClassifier
     _parameter_constraints = dict(_CV_CONSTRAINTS)
 
-    def __init__(self, *, betas=None, n_betas=8, eps=1e-3, cv=5, scoring=None, n_jobs=None,
+    def __init__(self, *, betas=None, n_betas=5, eps=None, cv=5, scoring=None, n_jobs=None,
                  width=10, n_arrangements=10, loss="cross_entropy", solver="auto",
                  cvxpy_solver=None, fit_intercept=True, max_iter=None, tol=1e-6,
                  random_state=None, verbose=0, arrangements="trained", column_generation=0,

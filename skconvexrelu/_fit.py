@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from ._arrangements import drop_useless, sample_configurations
 from ._certificate import dual_point, search_certificate
 from ._column_generation import find_violations, select_new
+from ._nonconvex import network_configurations
 from ._program import ConvexProgram
 from ._reconstruction import drop_round_off, network_objective, reconstruct_network
 from ._seeding import (
@@ -26,7 +27,7 @@ from ._seeding import (
     train_seed_network,
     trained_configurations,
 )
-from ._validation import check_fit_result
+from ._validation import check_fit_result, conditioning_advice
 from .solvers import (
     SolverError,
     cvxpy_sized,
@@ -161,8 +162,10 @@ class FitRun:
         device=None,
         cvxpy_solver=None,
         max_time=None,
+        objective_scale=1.0,
     ):
         self.start = time.perf_counter()
+        self.objective_scale = objective_scale  # reported objectives, in the user's units
         self.Xt, self.Y, self.w, self.loss = Xt, Y, w, loss
         self.beta, self.fit_intercept, self.width = beta, fit_intercept, width
         self.rng = random_state
@@ -208,7 +211,11 @@ class FitRun:
                 *data, self.width, self.fit_intercept, self.rng, n_arrangements, self.seeding
             )
             self.polish = budgeted
-            self.report("seed", f"{net.n_subnetworks} sub-networks, objective {obj:.6g}")
+            self.report(
+                "seed",
+                f"{net.n_subnetworks} sub-networks, objective "
+                f"{obj * self.objective_scale:.6g}",
+            )
             return conf, None, None, net, obj
         conf = sample_configurations(self.Xt, self.width, n_arrangements, self.rng)
         if arrangements != "nonconvex":
@@ -216,7 +223,7 @@ class FitRun:
         seed_net, seed_objective, seed_conf = train_seed_network(
             *data, self.width, self.fit_intercept, self.rng
         )
-        self.report("seed", f"objective {seed_objective:.6g}")
+        self.report("seed", f"objective {seed_objective * self.objective_scale:.6g}")
         return drop_useless(seed_conf).concat(conf), None, None, seed_net, seed_objective
 
     def report(self, phase, text):
@@ -245,7 +252,9 @@ class FitRun:
             if U0 is None and self.seed_point is not None:
                 kwargs["U0"], kwargs["b0"] = self.seed_point
             if self.polish:
-                kwargs.update(max_iter=self.seeding.polish_steps, budget=True)
+                seeded = self.seed_point is not None
+                steps = self.seeding.polish_steps if seeded else self.seeding.warm_steps
+                kwargs.update(max_iter=steps, budget=True)
         return kwargs
 
     def run(self, name, program, U0, b0):
@@ -278,8 +287,8 @@ class FitRun:
         except np.linalg.LinAlgError as exc:
             if not may_fall_back:
                 raise SolverError(
-                    f"The {name} solver failed numerically ({exc}). Standardize the "
-                    "features (StandardScaler), use a larger beta, or try "
+                    f"The {name} solver failed numerically ({exc}). To avoid it, "
+                    f"{conditioning_advice(self.Xt, self.Xt.dtype)}; or try "
                     "solver='cvxpy'."
                 ) from exc
             failure = str(exc)
@@ -310,8 +319,8 @@ class FitRun:
             raise SolverError(
                 f"The native solver failed numerically ({failure}) on a program too large "
                 f"for the cvxpy fallback ({size:.3g} samples x variables, more "
-                f"than {limit:.3g}). Standardize the features "
-                "(StandardScaler), use a larger beta or another loss, or fit a subsample."
+                f"than {limit:.3g}). To avoid it, "
+                f"{conditioning_advice(self.Xt, self.Xt.dtype)}; or fit a subsample."
             )
         warnings.warn(
             f"The native solver failed numerically ({failure}); solving with cvxpy.",
@@ -362,7 +371,8 @@ class FitRun:
             self.report(
                 f"column generation round {n_rounds}",
                 f"{program.conf.n_configurations} configurations, objective "
-                f"{result.objective:.6g}, largest violation {cert['max_violation']:.3g} beta",
+                f"{result.objective * self.objective_scale:.6g}, largest violation "
+                f"{cert['max_violation']:.3g} beta",
             )
         else:
             # the budget of rounds is spent: certify the last solution
@@ -399,16 +409,24 @@ class FitRun:
             result.U = U.astype(program.dtype)
         out = _finish(solved, result.U, result.intercept, *data, result.solver, self.tol)
         if seed_net is not None:
-            # the seed network is a feasible point: never return anything worse
-            U_seed, b_seed = blocks_from_network(seed_net, program)
-            seed = _finish(program, U_seed, b_seed, *data, "seed", self.tol)
+            # the seed network is a feasible point of the program on its own
+            # configurations (which need not all be in ``program``): never return worse
+            seed_program = self.program(
+                drop_useless(network_configurations(seed_net, self.Xt))
+            )
+            U_seed, b_seed = blocks_from_network(seed_net, seed_program)
+            seed = _finish(seed_program, U_seed, b_seed, *data, "seed", self.tol)
             if seed[2] < out[2]:
-                out, solved = seed, program
+                out, solved = seed, seed_program
         U, intercept, objective, coefs, intercepts = out
         if cert is not None:
             gap = float(objective - cert["lower_bound"])
             cert.update(objective=float(objective), gap=gap, relative_gap=gap / abs(objective))
-        self.report("done", f"objective {objective:.6g}, {coefs[2].shape[0]} sub-networks")
+        self.report(
+            "done",
+            f"objective {objective * self.objective_scale:.6g}, "
+            f"{coefs[2].shape[0]} sub-networks",
+        )
         return FitOutcome(
             program=solved,
             U=U,
@@ -445,6 +463,7 @@ def fit_convex_program(
     max_arrangements=None,
     max_time=None,
     warm=None,
+    objective_scale=1.0,
 ):
     """Sample (or reuse) configurations, solve, grow the sample, certify.
 
@@ -456,6 +475,9 @@ def fit_convex_program(
         Passed to the solvers that take them (see :meth:`FitRun.solver_kwargs`).
     warm : tuple (Configurations, U, intercept) or None
         A previous fit's configurations and solution, to start from.
+    objective_scale : float, default=1.0
+        Factor of the objectives printed with ``verbose`` (the square of the target
+        scale, so that they are in the user's units).
 
     The other parameters are the estimators' (``random_state`` a ``RandomState``).
 
@@ -480,6 +502,7 @@ def fit_convex_program(
         device=device,
         cvxpy_solver=cvxpy_solver,
         max_time=max_time,
+        objective_scale=objective_scale,
     )
     conf, U0, b0, seed_net, seed_objective = fit.configurations(
         n_arrangements, arrangements, warm
@@ -491,7 +514,8 @@ def fit_convex_program(
     fit.report(
         "solve",
         f"{result.solver} {result.status} after {result.n_iter} iterations, objective "
-        f"{result.objective:.6g}, stopping criterion {result.stop_criterion:.2g}",
+        f"{result.objective * fit.objective_scale:.6g}, stopping criterion "
+        f"{result.stop_criterion:.2g}",
     )
     path, cert, n_rounds = [result.objective], None, 0
     if column_generation > 0:

@@ -102,7 +102,9 @@ def drop_round_off(program, U, intercept, loss, Y, w, beta, budget=1e-7):
     effect = np.abs(Z).max(axis=0, initial=0.0)
     limit = max(1e-6 * effect.max(initial=0.0), 1e-7 * max(1.0, float(np.abs(Y).max())))
     small = effect <= limit
-    candidate = small.any(axis=-1)  # (o, 2, P)
+    # blocks that are exactly zero have nothing to drop (a point rebuilt on its own
+    # configurations has many: one configuration per non-zero block, for every output)
+    candidate = small.any(axis=-1) & (effect > 0).any(axis=-1)  # (o, 2, P)
     partial = candidate & ~small.all(axis=-1)
     if partial.any():
         dropped = np.where(small[:, :, :, None, :], 0.0, U)

@@ -12,7 +12,9 @@ _PARAMS_DOC = """
         group-lasso weight of the convex program. The objective is normalized per sample,
         so the paper's ``beta`` corresponds to ``beta / n_samples`` here. Larger values
         give fewer sub-networks. ``"auto"`` is ``0.4 / sqrt(n_samples)``
-        (``SeedSettings.auto_beta``; with sample weights, their effective number). For
+        (``SeedSettings.auto_beta``; with sample weights, their effective number
+        ``1 / sum(w**2)`` for weights summing to one; repeated rows count as one sample
+        with their weights added, so that weights and repeated rows agree). For
         the squared loss ``beta`` is relative to the spread of the targets: the fit
         solves the program for ``y / s`` (``s`` the standard deviation of ``y``,
         ``target_scale_``), which is the program for ``y`` with ``beta_ = beta * s``, so
@@ -147,8 +149,9 @@ _ATTRS_DOC = """
         bound is certain for the configurations examined; for all configurations it is
         an estimate, since the search is heuristic. None without column generation.
     nonconvex_objective_ : float or None
-        With ``arrangements="nonconvex"``: objective of the Adam-trained network whose
-        configurations seeded the program (``objective_`` is never above it).
+        With ``arrangements="trained"`` or ``"nonconvex"``: objective of the
+        Adam-trained network whose configurations seeded the program (``objective_`` is
+        never above it).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

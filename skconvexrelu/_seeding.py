@@ -79,7 +79,8 @@ def trained_configurations(
     """The seed network of ``arrangements="trained"`` and the configurations to solve on.
 
     The network has ``n_arrangements`` sub-networks (at least one per output), trained by
-    :func:`train_seed_network` with ``settings`` (a
+    :func:`train_seed_network` (mini-batch Adam on large data, the full objective
+    recorded once a pass) with ``settings`` (a
     :class:`~skconvexrelu.solvers.settings.SeedSettings`). Its distinct configurations are
     kept, at most ``settings.max_output_blocks // n_outputs`` of them (those of the
     sub-networks with the largest output weights), and random ones fill up to that count
@@ -92,6 +93,7 @@ def trained_configurations(
     n_outputs = Y.shape[1]
     n_conf = max(1, min(n_arrangements, settings.max_output_blocks // n_outputs))
     n_sub = max(n_arrangements, n_outputs)
+    batches = -(-len(Xt) // settings.batch_size)  # mini-batches per pass
     net, obj, conf = train_seed_network(
         Xt,
         Y,
@@ -102,8 +104,10 @@ def trained_configurations(
         fit_intercept,
         rng,
         n_subnetworks=n_sub,
-        n_steps=settings.n_steps,
+        n_steps=max(settings.n_steps, settings.n_epochs * batches),
         learning_rate=settings.learning_rate,
+        batch_size=settings.batch_size if batches > 1 else None,
+        record_every=batches,
     )
     order = np.argsort(-np.abs(net.w3) * np.linalg.norm(net.w2, axis=1), kind="stable")
     conf = drop_useless(conf.subset(order))

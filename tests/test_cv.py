@@ -12,6 +12,7 @@ from skconvexrelu import (
     ConvexThreeLayerRegressorCV,
 )
 from skconvexrelu._cv import beta_grid
+from skconvexrelu._reconstruction import network_objective
 
 SMALL = dict(width=3, n_arrangements=5, random_state=0, arrangements="random")
 
@@ -78,3 +79,50 @@ def test_cv_estimators_pass_solver_options_to_every_fit():
     assert reg.solver_.startswith("native:")
     clf = ConvexThreeLayerClassifierCV(solver_options=options)
     assert clf._inner().solver_options is options
+
+
+# ------------------------------------------------- the default arrangements="trained"
+
+
+def test_default_grid_is_centred_on_the_auto_beta():
+    X, y = _regression()
+    n = len(y)
+    auto = 0.4 / np.sqrt(n)
+    est = ConvexThreeLayerRegressor()
+    assert est.arrangements == "trained"
+    betas = beta_grid(est, X, y, n_betas=4)
+    np.testing.assert_allclose(betas, 10 * auto * np.logspace(0, -2, 4), rtol=1e-12)
+    assert np.all(np.diff(betas) < 0)
+    # relative to the target's spread, so the same for any unit of y
+    np.testing.assert_allclose(beta_grid(est, X, 1e3 * y, n_betas=4), betas, rtol=1e-12)
+    # eps is the smallest over the largest
+    betas = beta_grid(est, X, y, n_betas=3, eps=0.1)
+    np.testing.assert_allclose(betas, 10 * auto * np.array([1, 0.1**0.5, 0.1]), rtol=1e-12)
+    # weighted samples: the effective number of samples
+    sw = np.random.default_rng(0).uniform(0.2, 2.0, n)
+    w = sw / sw.sum()
+    weighted = beta_grid(est, X, y, n_betas=4, sample_weight=sw)
+    expected = 10 * 0.4 * np.sqrt(np.sum(w**2)) * np.logspace(0, -2, 4)
+    np.testing.assert_allclose(weighted, expected, rtol=1e-12)
+
+
+def test_default_cv_fit_refits_a_consistent_network():
+    X, y = _regression()
+    y = 3.0 * y  # a target scale other than 1
+    reg = ConvexThreeLayerRegressorCV(n_betas=3, cv=3, random_state=0).fit(X, y)
+    n = len(y)
+    np.testing.assert_allclose(
+        reg.betas_, 10 * 0.4 / np.sqrt(n) * np.logspace(0, -2, 3), rtol=1e-12
+    )
+    assert reg.cv_scores_.shape == (3, 3)
+    assert reg.beta_ in reg.betas_
+    assert reg.beta_ == reg.betas_[np.argmax(reg.cv_scores_.mean(axis=1))]
+    assert reg.target_scale_ == pytest.approx(np.std(y), rel=1e-12)
+    # beta_ is the chosen relative value: the refit's weight decay is beta_ * scale
+    decay = reg.beta_ * reg.target_scale_
+    w = np.full(n, 1.0 / n)
+    obj = network_objective(reg.coefs_, reg.intercepts_, X, y[:, None], w, reg.loss_, decay)
+    assert obj == pytest.approx(reg.objective_, rel=1e-6)
+    ref = ConvexThreeLayerRegressor(beta=reg.beta_, random_state=0).fit(X, y)
+    assert ref.beta_ == pytest.approx(decay, rel=1e-12)
+    assert ref.objective_ == pytest.approx(reg.objective_, rel=1e-6)

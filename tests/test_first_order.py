@@ -319,3 +319,58 @@ def test_smooth_losses_go_through_unchanged():
     val, G = bl.value_grad(F, slice(None))
     assert val == pytest.approx(loss.value(F, Y, w), rel=1e-13)
     np.testing.assert_allclose(G, loss.gradient(F, Y, w), rtol=1e-13)
+
+
+def test_budget_ends_quietly_with_its_own_status():
+    program, loss, Y, w, beta = small_problem("squared")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a budget is no convergence failure
+        res = solve_first_order(program, loss, Y, w, beta, max_iter=30, budget=True)
+    assert res.status == "budget"
+    assert res.n_iter == 30
+    assert res.stop_criterion > 1e-6
+    # the latest iterate is returned, with the objective of the returned point
+    assert res.objective == pytest.approx(res.history[-1], rel=1e-10)
+    assert res.objective == pytest.approx(
+        program.objective(res.U, res.intercept, loss, Y, w, beta), rel=1e-10
+    )
+    # the same run without a budget is an early stop, with its warning
+    with pytest.warns(ConvergenceWarning, match="max_iter=30"):
+        plain = solve_first_order(program, loss, Y, w, beta, max_iter=30, budget=False)
+    assert plain.status == "max_iter"
+    assert plain.n_iter == 30
+
+
+def test_budget_that_is_not_reached_stays_optimal():
+    program, loss, Y, w, beta = small_problem("squared")
+    res = solve_first_order(program, loss, Y, w, beta, tol=1e-3, budget=True)
+    assert res.status == "optimal"
+    assert res.stop_criterion <= 1e-3
+
+
+def test_budget_returns_the_latest_iterate_not_the_best_criterion():
+    """From a seed network's (feasible) point, the iterate of smallest stopping
+    criterion can be an earlier one; a budget returns the latest, which a caller
+    rebuilds on its own configurations."""
+    from skconvexrelu._losses import SquaredLoss
+    from skconvexrelu._program import ConvexProgram
+    from skconvexrelu._seeding import blocks_from_network, trained_configurations
+    from skconvexrelu.solvers.settings import SeedSettings
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    Xt = np.hstack([X, np.ones((40, 1))])
+    Y, w, loss, beta = np.sin(2 * X[:, :1]), np.full(40, 1 / 40), SquaredLoss(), 0.05
+    state = np.random.RandomState(0)
+    seed = SeedSettings(n_steps=200)
+    net, _, conf = trained_configurations(Xt, Y, w, loss, beta, 3, True, state, 5, seed)
+    program = ConvexProgram(Xt, conf, 1)
+    U0, b0 = blocks_from_network(net, program)
+    start = dict(max_iter=50, U0=U0, b0=b0)
+    res = solve_first_order(program, loss, Y, w, beta, budget=True, **start)
+    with pytest.warns(ConvergenceWarning):
+        best = solve_first_order(program, loss, Y, w, beta, **start)
+    assert res.status == "budget" and best.status == "max_iter"
+    assert res.objective == pytest.approx(res.history[-1], rel=1e-10)
+    assert best.objective != pytest.approx(best.history[-1], rel=1e-6)  # an earlier one
+    assert best.stop_criterion < res.stop_criterion

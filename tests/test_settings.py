@@ -2,19 +2,21 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from skconvexrelu.solvers.settings import (
     FirstOrderSettings,
     IPMSettings,
     PreconditionerSettings,
+    SeedSettings,
     SolverChoiceSettings,
     WorkingSetSettings,
     settings_of,
     with_changes,
 )
 
-KINDS = [IPMSettings, FirstOrderSettings, SolverChoiceSettings]
+KINDS = [IPMSettings, FirstOrderSettings, SolverChoiceSettings, SeedSettings]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -40,7 +42,7 @@ def test_settings_of_rejects_other_types(bad):
     with pytest.raises(TypeError) as exc:
         settings_of(bad, IPMSettings)
     message = str(exc.value)
-    for name in ("IPMSettings", "FirstOrderSettings", "SolverChoiceSettings"):
+    for name in ("IPMSettings", "FirstOrderSettings", "SolverChoiceSettings", "SeedSettings"):
         assert name in message
     assert "got" in message
 
@@ -87,6 +89,7 @@ def test_with_changes_rejects_unknown_fields(changes, name):
         (PreconditionerSettings(), "capacitance"),
         (FirstOrderSettings(), "rho"),
         (SolverChoiceSettings(), "native_size"),
+        (SeedSettings(), "n_steps"),
     ],
 )
 def test_settings_are_frozen(obj, field):
@@ -111,3 +114,39 @@ def test_preconditioner_rejects_a_bad_capacitance(mode):
         PreconditionerSettings(capacitance=mode)
     with pytest.raises(ValueError, match="capacitance must be"):
         with_changes(IPMSettings(), preconditioner={"capacitance": mode})
+
+
+def test_settings_of_picks_seed_settings_among_others():
+    seed = SeedSettings(n_steps=7)
+    assert settings_of(seed, SeedSettings) is seed
+    assert settings_of([IPMSettings(), seed], SeedSettings) is seed
+    assert settings_of([IPMSettings()], SeedSettings) == SeedSettings()
+    assert settings_of(seed, IPMSettings) == IPMSettings()
+
+
+def _fit(solver_options):
+    from sklearn.preprocessing import StandardScaler
+
+    from skconvexrelu import ConvexThreeLayerRegressor
+
+    rng = np.random.default_rng(0)
+    X = StandardScaler().fit_transform(rng.standard_normal((30, 2)))
+    y = np.sin(2 * X[:, 0])
+    est = ConvexThreeLayerRegressor(width=3, n_arrangements=4, random_state=0)
+    return est.set_params(solver_options=solver_options).fit(X, y)
+
+
+def test_estimators_take_seed_settings_alone_or_in_a_list():
+    short = SeedSettings(n_steps=5)
+    alone = _fit(short)
+    listed = _fit([short, FirstOrderSettings(), SolverChoiceSettings()])
+    assert listed.objective_ == alone.objective_
+    assert listed.nonconvex_objective_ == alone.nonconvex_objective_
+    # the settings reach the seed network: 5 Adam steps leave it worse than the default
+    assert alone.nonconvex_objective_ > _fit(None).nonconvex_objective_
+
+
+@pytest.mark.parametrize("bad", [{"n_steps": 5}, [SeedSettings(), "seed"]])
+def test_estimators_reject_other_solver_options(bad):
+    with pytest.raises(TypeError, match="SeedSettings"):
+        _fit(bad)

@@ -306,15 +306,25 @@ class SeedSettings:
 
     Attributes
     ----------
-    n_steps : int, default=300
-        Full-batch Adam steps of the seed network (``n_arrangements`` sub-networks).
+    n_steps : int, default=500
+        Adam steps of the seed network (``n_arrangements`` sub-networks): at least this
+        many, ...
+    n_epochs : int, default=60
+        ... or this many passes over the data in mini-batches of ``batch_size`` samples
+        when that is more steps (more samples than ``batch_size``): on large tables a
+        pass of mini-batch steps lowers the objective more than one full-batch step.
+    batch_size : int, default=256
+        Samples per Adam step; full batches up to that many samples.
     learning_rate : float, default=1e-2
         Adam's step size for the seed network.
-    polish_steps : int, default=300
+    polish_steps : int, default=200
         With ``solver="auto"`` and ``max_iter=None``: steps of the first-order method
         from the seed network's point of the convex program (each about the cost of
         one Adam step). It stops earlier when the relative duality gap reaches ``tol``;
         the returned network is never worse than the seed.
+    warm_steps : int, default=50
+        The same budget for a fit that starts from the previous solution
+        (``warm_start=True``, e.g. the CV estimators' path of ``beta``).
     max_output_blocks : int, default=20
         Several outputs (multi-class): at most this many configurations times outputs,
         so that a step's cost does not grow with the number of classes (at least one
@@ -325,9 +335,12 @@ class SeedSettings:
         like the statistical noise of a mean over the samples.
     """
 
-    n_steps: int = 250
+    n_steps: int = 500
+    n_epochs: int = 60
+    batch_size: int = 256
     learning_rate: float = 1e-2
-    polish_steps: int = 150
+    polish_steps: int = 200
+    warm_steps: int = 50
     max_output_blocks: int = 20
     auto_beta: float = 0.4
 

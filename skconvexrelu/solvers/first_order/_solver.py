@@ -71,6 +71,7 @@ class _Progress:
 
     history: list = field(default_factory=list)
     best: tuple | None = None  # (V, intercept, objective, criterion)
+    last: tuple | None = None  # the same for the latest iterate
     n_iter: int = 0
     outer: int = 0
     best_mark: float = np.inf
@@ -79,6 +80,7 @@ class _Progress:
 
     def record(self, cert, crit, V, be):
         self.history.append(cert.pobj)
+        self.last = (be.copy(V), cert.bp.copy(), cert.pobj, crit)
         if np.isfinite(cert.pobj) and (self.best is None or crit <= self.best[3]):
             self.best = (be.copy(V), cert.bp.copy(), cert.pobj, crit)
         if crit < 0.9 * self.best_mark:
@@ -295,7 +297,10 @@ def solve_first_order(
     bar.close()
 
     if budget and status == "max_iter":
-        status = "budget"
+        # a budget ends mid-way: the caller rebuilds the point on its own network's
+        # configurations, and the latest iterate is the one whose rebuilt network is
+        # best (the best-criterion one may be an early iterate)
+        status, pr.best = "budget", pr.last
     if status not in ("optimal", "budget"):
         _warn_early_stop(status, pr.n_iter, pr.best[3], limits, settings, program)
     return _result(program, loss, float(beta), fit_intercept, run, pr, status, name)
