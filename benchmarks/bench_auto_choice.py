@@ -52,7 +52,9 @@ def fit(X, y, loss, beta, solver):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
-        est = ConvexThreeLayerClassifier(loss=loss, beta=beta, solver=solver, random_state=0)
+        est = ConvexThreeLayerClassifier(
+            loss=loss, beta=beta, solver=solver, arrangements="random", random_state=0
+        )
         est.fit(X, y)
         seconds = time.perf_counter() - start
     warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)

@@ -35,7 +35,7 @@ def _one(n, loss, start, seed, d):
     small_n = 10**12 if start == "small" else 0
     settings = IPMSettings(working_set=WorkingSetSettings(small_n=small_n))
     kw = dict(beta=0.01 / n, width=10, n_arrangements=20, solver="native", random_state=seed,
-              solver_options=settings)  # fmt: skip
+              arrangements="random", solver_options=settings)  # fmt: skip
     if loss == "squared":
         est = ConvexThreeLayerRegressor(**kw)
     else:

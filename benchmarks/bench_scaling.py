@@ -62,6 +62,7 @@ def _one(n, d, width, P, beta, tol, max_time, float32, loss="squared"):
         beta=beta,
         width=width,
         n_arrangements=P,
+        arrangements="random",
         solver="native",
         tol=tol,
         max_time=max_time,

@@ -25,6 +25,7 @@ from skconvexrelu import ConvexThreeLayerRegressor
 from skconvexrelu._losses import SquaredLoss
 from skconvexrelu._nonconvex import train_adam
 from skconvexrelu.datasets import load_uci
+from skconvexrelu.experiments._common import fit_in_target_units
 
 
 def teacher_data(n, d=10, width=10, seed=0):
@@ -47,7 +48,8 @@ def run(X, y, beta, width, n_arrangements, solver, arrangements, column_generati
         arrangements=arrangements,
         column_generation=column_generation,
         random_state=0,
-    ).fit(X, y)
+    )
+    fit_in_target_units(reg, X, y)  # beta_ = beta: the objective Adam minimizes
     budget = time.perf_counter() - t0
     Xt = np.hstack([X, np.ones((n, 1))])
     w = np.full(n, 1.0 / n)

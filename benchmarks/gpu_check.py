@@ -119,6 +119,7 @@ def estimator(device, max_iter):
         est = ConvexThreeLayerRegressor(
             width=5,
             n_arrangements=10,
+            arrangements="random",
             solver="al-fista",
             max_iter=max_iter,
             device=dev,

@@ -15,6 +15,7 @@ import numpy as np
 from ._arrangements import configurations_from_networks, drop_useless, sample_configurations
 from ._nonconvex import network_configurations, objective, train_adam
 from ._program import ConvexProgram
+from ._validation import scaling_problems
 
 
 def train_seed_network(
@@ -94,8 +95,9 @@ def trained_configurations(
     n_conf = max(1, min(n_arrangements, settings.max_output_blocks // n_outputs))
     n_sub = max(n_arrangements, n_outputs)
     batches = -(-len(Xt) // settings.batch_size)  # mini-batches per pass
+    Xs, mapping = _standardized(Xt, fit_intercept)
     net, obj, conf = train_seed_network(
-        Xt,
+        Xs,
         Y,
         w,
         loss,
@@ -109,6 +111,9 @@ def trained_configurations(
         batch_size=settings.batch_size if batches > 1 else None,
         record_every=batches,
     )
+    if mapping is not None:  # the same network on the given features
+        net = _on_original_features(net, *mapping)
+        obj = objective(net, Xt, Y, w, loss, beta)
     order = np.argsort(-np.abs(net.w3) * np.linalg.norm(net.w2, axis=1), kind="stable")
     conf = drop_useless(conf.subset(order))
     conf = conf.subset(np.arange(min(n_conf, conf.n_configurations)))
@@ -116,6 +121,41 @@ def trained_configurations(
         extra = sample_configurations(Xt, width, n_conf - conf.n_configurations, rng)
         conf = conf.concat(extra)
     return net, obj, conf
+
+
+def _standardized(Xt, fit_intercept):
+    """``(Xs, mapping)``: for badly scaled features (those that warn, see
+    :func:`~skconvexrelu._validation.check_feature_scale`), ``Xt`` with standardized
+    feature columns for the seed's Adam, which cannot train on them, and
+    ``(mean, std, fit_intercept)`` to map its network back; else ``(Xt, None)``."""
+    X = Xt[:, :-1] if fit_intercept else Xt
+    if not scaling_problems(X):
+        return Xt, None
+    mean = X.mean(axis=0) if fit_intercept else np.zeros(X.shape[1])
+    std = X.std(axis=0) if fit_intercept else np.sqrt(np.mean(X**2, axis=0))
+    std = np.where(std > 0, std, 1.0)
+    Xs = (X - mean) / std
+    if fit_intercept:
+        Xs = np.hstack([Xs, Xt[:, -1:]])
+    return Xs.astype(Xt.dtype, copy=False), (mean, std, fit_intercept)
+
+
+def _on_original_features(net, mean, std, fit_intercept):
+    """The network trained on standardized features as a network on the original ones:
+    the same first-layer pre-activations (so the same configurations), each ``W1_k``
+    brought back to unit norm by moving its norm into ``w2_k`` (ReLU is positively
+    homogeneous, so the outputs are unchanged)."""
+    net = net.copy()
+    W1 = net.W1  # (K, d~, m)
+    d = len(mean)
+    W1[:, :d, :] /= std[None, :, None]
+    if fit_intercept:
+        W1[:, d, :] -= np.einsum("d,kdm->km", mean, W1[:, :d, :])
+    norms = np.linalg.norm(W1, axis=(1, 2))
+    norms = np.where(norms > 0, norms, 1.0)
+    net.W1 = W1 / norms[:, None, None]
+    net.w2 = net.w2 * norms[:, None]
+    return net
 
 
 def own_configurations(program, U):

@@ -82,10 +82,26 @@ def check_feature_scale(X):
     X : ndarray of shape (n_samples, n_features)
         Validated, finite data.
     """
+    problems = scaling_problems(X)
+    if problems:
+        warnings.warn(
+            "The features are badly scaled (root mean square of each column): "
+            + "; ".join(problems)
+            + ". The solver may lose accuracy or fail. Standardize the features, e.g. "
+            "make_pipeline(StandardScaler(), estimator) with "
+            "sklearn.preprocessing.StandardScaler.",
+            BadScalingWarning,
+            stacklevel=3,
+        )
+
+
+def scaling_problems(X):
+    """The reasons why the features of ``X`` are badly scaled (see
+    :func:`check_feature_scale`), an empty list when they are not."""
     scales = _column_scales(X)
     nonzero = scales[scales > 0]
     if nonzero.size == 0:
-        return
+        return []
     nonzero = nonzero[nonzero >= SCALE_NEGLIGIBLE * nonzero.max()]
     lo, hi = float(nonzero.min()), float(nonzero.max())
     problems = []
@@ -100,16 +116,7 @@ def check_feature_scale(X):
             f"feature scales range from {lo:.3g} to {hi:.3g} (ratio {hi / lo:.3g} > "
             f"{SCALE_RATIO_THRESHOLD:g})"
         )
-    if problems:
-        warnings.warn(
-            "The features are badly scaled (root mean square of each column): "
-            + "; ".join(problems)
-            + ". The solver may lose accuracy or fail. Standardize the features, e.g. "
-            "make_pipeline(StandardScaler(), estimator) with "
-            "sklearn.preprocessing.StandardScaler.",
-            BadScalingWarning,
-            stacklevel=3,
-        )
+    return problems
 
 
 def features_standardized(X):

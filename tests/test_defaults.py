@@ -175,3 +175,21 @@ def test_verbose_reports_each_round_of_column_generation(capsys):
     assert len(reg.objective_path_) == 2  # one round ran
     phases = [line[len(PREFIX) :].split(":")[0] for line in lines]
     assert phases == ["seed", "solve", "column generation round 1", "done"]
+
+
+@pytest.mark.parametrize("scale, offset", [(1e8, 3e8), (1e-7, 0.0)])
+def test_badly_scaled_features_still_give_a_fitted_model(scale, offset):
+    """The seed network trains on standardized copies of badly scaled features and is
+    mapped back (same configurations): the fit warns about the scale, and only about
+    it, and still fits."""
+    from skconvexrelu._validation import BadScalingWarning
+
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((60, 3))
+    y = np.sin(Z[:, 0]) + 0.5 * Z[:, 1]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg = ConvexThreeLayerRegressor(random_state=0).fit(Z * scale + offset, y)
+    assert [w.category for w in caught] == [BadScalingWarning]
+    assert reg.score(Z * scale + offset, y) > 0.9
+    assert reg.objective_ <= reg.nonconvex_objective_ + 1e-12
