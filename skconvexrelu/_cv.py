@@ -60,25 +60,38 @@ def beta_grid(estimator, X, y, n_betas=5, eps=None, sample_weight=None):
     return top * np.logspace(0, np.log10(1e-3 if eps is None else eps), n_betas)
 
 
-def _path_scores(estimator, X, y, sample_weight, train, test, betas, scorer):
-    """Scores on ``test`` along ``betas`` (decreasing), warm-starting each fit; with
-    ``sample_weight`` the scores are weighted too.
+def _path_order(betas, trained):
+    """The order of the fits along ``betas`` (decreasing), as runs of indices: each run
+    starts from the solution of the fit before it, the first index of a later run from
+    the path's first fit.
 
-    With ``arrangements="trained"`` the path runs upwards: the first fit trains the
-    seed network at the smallest ``beta`` (the richest configurations), the others
-    start from the previous solution on the same configurations.
+    From the largest ``beta`` down for sampled configurations (the path of a lasso);
+    with ``arrangements="trained"`` from the middle value (the default ``beta`` of the
+    grid, whose fit trains the seed network: the fold's default fit) outwards, up then
+    down.
     """
+    if not trained:
+        return [list(range(len(betas)))]
+    middle = len(betas) // 2
+    return [list(range(middle, -1, -1)), list(range(middle + 1, len(betas)))]
+
+
+def _path_scores(estimator, X, y, sample_weight, train, test, betas, scorer):
+    """Scores on ``test`` along ``betas`` (decreasing), warm-starting each fit
+    (:func:`_path_order`); with ``sample_weight`` the scores are weighted too."""
     est = clone(estimator).set_params(warm_start=True)
     sw, test_weight = None, {}
     if sample_weight is not None:
         sw, test_weight = sample_weight[train], {"sample_weight": sample_weight[test]}
-    order = range(len(betas))
-    if est.arrangements == "trained":
-        order = reversed(order)
     scores = np.empty(len(betas))
-    for i in order:
-        est.set_params(beta=betas[i]).fit(X[train], y[train], sample_weight=sw)
-        scores[i] = scorer(est, X[test], y[test], **test_weight)
+    first = None
+    for run in _path_order(betas, est.arrangements == "trained"):
+        if first is not None:
+            est._warm = first  # a later run starts from the path's first fit
+        for i in run:
+            est.set_params(beta=betas[i]).fit(X[train], y[train], sample_weight=sw)
+            scores[i] = scorer(est, X[test], y[test], **test_weight)
+            first = est._warm if first is None else first
     return scores
 
 
@@ -151,9 +164,10 @@ _CV_DOC = """
     Cross-validation picks ``beta`` from ``betas`` (by default ``n_betas`` values from 10 times
     the default ``beta="auto"`` down to a tenth of it). Each fold fits the whole path
     with ``warm_start=True``, reusing the configurations and the previous solution: with
-    ``arrangements="trained"`` upwards from the smallest ``beta``, whose fit trains the
-    seed network, each further fit a budget of ``SeedSettings.warm_steps`` first-order
-    steps; otherwise from the largest ``beta`` down. Folds run in parallel with
+    ``arrangements="trained"`` from the middle value outwards (its fit is the fold's
+    default fit, seed network included), each further fit a budget of
+    ``SeedSettings.warm_steps`` first-order steps; otherwise from the largest ``beta``
+    down. Folds run in parallel with
     ``n_jobs`` (joblib, so a Dask backend works too). The model is then refit on all the
     data with the chosen ``beta_``.
 

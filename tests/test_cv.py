@@ -126,3 +126,28 @@ def test_default_cv_fit_refits_a_consistent_network():
     ref = ConvexThreeLayerRegressor(beta=reg.beta_, random_state=0).fit(X, y)
     assert ref.beta_ == pytest.approx(decay, rel=1e-12)
     assert ref.objective_ == pytest.approx(reg.objective_, rel=1e-6)
+
+
+def test_trained_path_starts_with_the_default_fit_and_goes_outwards():
+    from skconvexrelu._cv import _path_order
+
+    betas = np.logspace(1, -1, 5)
+    assert _path_order(betas, trained=True) == [[2, 1, 0], [3, 4]]
+    assert _path_order(betas, trained=False) == [[0, 1, 2, 3, 4]]
+
+
+def test_cv_score_of_the_middle_beta_is_the_default_fit_on_the_fold():
+    """The first fit of each fold's path is the fold's default fit (seed included)."""
+    from sklearn.model_selection import KFold
+
+    from skconvexrelu._cv import _path_scores
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 3))
+    y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(80)
+    inner = ConvexThreeLayerRegressor(width=3, n_arrangements=4, random_state=0)
+    betas = np.array([0.3, 0.1, 0.03])
+    train, test = next(KFold(3).split(X))
+    scores = _path_scores(inner, X, y, None, train, test, betas, lambda e, A, b: e.score(A, b))
+    plain = clone(inner).set_params(beta=0.1).fit(X[train], y[train])
+    assert scores[1] == pytest.approx(plain.score(X[test], y[test]), rel=1e-12)
