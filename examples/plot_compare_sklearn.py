@@ -31,16 +31,12 @@ from sklearn.preprocessing import StandardScaler
 from skconvexrelu import ConvexThreeLayerClassifier, ConvexThreeLayerRegressor
 
 classifiers = {
-    "convex 3-layer": ConvexThreeLayerClassifier(
-        beta=1e-2, width=3, n_arrangements=8, random_state=0
-    ),
+    "convex 3-layer": ConvexThreeLayerClassifier(random_state=0),
     "MLPClassifier": MLPClassifier(hidden_layer_sizes=(20, 10), max_iter=2000, random_state=0),
     "LogisticRegression": LogisticRegression(),
 }
 regressors = {
-    "convex 3-layer": ConvexThreeLayerRegressor(
-        beta=1e-2, width=3, n_arrangements=8, random_state=0
-    ),
+    "convex 3-layer": ConvexThreeLayerRegressor(random_state=0),
     "MLPRegressor": MLPRegressor(
         hidden_layer_sizes=(20, 10), alpha=1.0, max_iter=2000, random_state=0
     ),

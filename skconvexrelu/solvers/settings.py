@@ -325,7 +325,7 @@ class SeedSettings:
     warm_steps : int, default=50
         The same budget for a fit that starts from the previous solution
         (``warm_start=True``, e.g. the CV estimators' path of ``beta``).
-    max_output_blocks : int, default=20
+    max_output_blocks : int, default=10
         Several outputs (multi-class): at most this many configurations times outputs,
         so that a step's cost does not grow with the number of classes (at least one
         configuration per output is kept).
@@ -341,7 +341,7 @@ class SeedSettings:
     learning_rate: float = 1e-2
     polish_steps: int = 200
     warm_steps: int = 50
-    max_output_blocks: int = 20
+    max_output_blocks: int = 10
     auto_beta: float = 0.4
 
 
