@@ -58,8 +58,8 @@ class _only_with_proba:
 
 class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
     __doc__ = (
-        """Three-layer ReLU network classifier trained to the global optimum of its
-    convex reformulation (Ergen & Pilanci, 2021).
+        """Three-layer ReLU network classifier trained through its convex reformulation
+    (Ergen & Pilanci, 2021).
 
     Same model and training as :class:`ConvexThreeLayerRegressor`, with a classification
     loss. Two classes use one output (targets ``-1``/``+1``, or the logistic loss for

@@ -161,15 +161,18 @@ _ATTRS_DOC = """
 
 class ConvexThreeLayerRegressor(RegressorMixin, BaseConvexThreeLayer):
     __doc__ = (
-        """Three-layer ReLU network regressor trained to the global optimum of its
-    convex reformulation (Ergen & Pilanci, 2021).
+        """Three-layer ReLU network regressor trained through its convex reformulation
+    (Ergen & Pilanci, 2021).
 
     The model is a sum of ``K`` parallel sub-networks
     ``f(x) = sum_k relu(relu([x, 1] W1_k) w2_k) w3_k + b``, trained with weight decay
-    ``beta`` under ``||W1_k||_F <= 1``. Instead of gradient descent, ``fit`` samples
-    ``n_arrangements`` hyperplane-arrangement configurations, solves the equivalent
-    convex group-lasso program with cone constraints, and rebuilds the network from its
-    solution; ``K`` is chosen by the sparsity of the solution.
+    ``beta`` under ``||W1_k||_F <= 1``. ``fit`` chooses ``n_arrangements``
+    hyperplane-arrangement configurations, solves the equivalent convex group-lasso
+    program with cone constraints on them, and rebuilds the network from its solution;
+    ``K`` is chosen by the sparsity of the solution. By default the configurations are
+    those of a briefly trained seed network and the convex solve starts from it, for a
+    budget of steps (see ``arrangements`` and ``max_iter``); with a chosen solver the
+    sampled program is solved to ``tol``.
 
     Parameters
     ----------"""
