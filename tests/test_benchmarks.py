@@ -106,3 +106,20 @@ def test_first_working_set_bench_runs_both_starts(monkeypatch, capsys):
         assert out["status"] == "optimal" and out["solver"] == "native:ipm-pcg+working-set"
     # two starts of the same program: the same optimum
     assert runs["small"]["objective"] == pytest.approx(runs["large"]["objective"], rel=1e-5)
+
+
+def test_objective_vs_adam_table_runs(monkeypatch, capsys):
+    if not (BENCH / "bench_objective_vs_adam.py").exists():  # pragma: no cover
+        pytest.skip("benchmarks/ not shipped with this copy")
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_objective_vs_adam
+
+    bench_objective_vs_adam.main(["--uci", "balloons", "--real"])
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[0] == "balloons" and cells[1] == "16"
+    # the verdict is what the two numbers say
+    convex, adam = float(cells[2]), min(float(cells[4]), float(cells[5]))
+    assert cells[6] == ("yes" if convex <= adam else "no")
+    assert cells[7] == "0"  # a default fit raises no warning
