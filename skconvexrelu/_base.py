@@ -29,6 +29,25 @@ def add_bias_column(X, fit_intercept):
     return np.hstack([X, np.ones((X.shape[0], 1), dtype=X.dtype)])
 
 
+def row_space(X):
+    """``(X V, V^T)`` for more features than samples, else ``(X, None)``.
+
+    With ``d > n`` the first-layer weights only act through ``X u``: the part of a
+    column ``u`` orthogonal to the row space of ``X`` changes no output and only adds to
+    its norm (the group-lasso penalty, the unit-norm constraint), so every optimum lies
+    in the row space. Writing ``u = V a`` with ``V`` an orthonormal basis of it
+    (``d x r``, ``r <= n``, from the SVD) gives the same program on the ``r`` columns of
+    ``X V``, with ``||u|| = ||a||``; the fitted first layer is mapped back by ``V``.
+    """
+    n, d = X.shape
+    if d <= n:
+        return X, None
+    _, s, Vt = np.linalg.svd(np.asarray(X, dtype=np.float64), full_matrices=False)
+    rank = max(1, int(np.sum(s > s[0] * max(n, d) * np.finfo(np.float64).eps)))
+    basis = Vt[:rank]
+    return (X @ basis.T).astype(X.dtype), basis
+
+
 def _all_distinct(rows):
     """Whether no two rows are equal, by a one-number fingerprint of each row (equal rows
     have equal fingerprints, so distinct fingerprints prove distinct rows); sorting the
@@ -159,6 +178,7 @@ class BaseConvexThreeLayer(BaseEstimator):
     def _fit(self, X, y, sample_weight=None):
         X, Y, w, loss = self._validate_fit_data(X, y, sample_weight)
         self._check_solver_setup()
+        X, basis = row_space(X)
         Xt = add_bias_column(X, self.fit_intercept)
         scale = self._target_scale(Y, w)
         beta = self._resolved_beta(w)
@@ -166,7 +186,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         if self.warm_start and hasattr(self, "_warm"):
             conf, U, b = self._warm
             if conf.D1.shape[0] == Xt.shape[0] and U.shape[0] == Y.shape[1]:
-                warm = self._warm
+                warm = self._warm if U.shape[3] == Xt.shape[1] else None
         out = fit_convex_program(
             Xt,
             Y / scale,
@@ -193,6 +213,8 @@ class BaseConvexThreeLayer(BaseEstimator):
             objective_scale=scale**2,
         )
         self._store(out, loss, Y.shape[1], scale, beta)
+        if basis is not None:  # the first layer back in the features' coordinates
+            self.coefs_[0] = (basis.T @ self.coefs_[0]).astype(self.coefs_[0].dtype)
         return self
 
     def _validate_fit_data(self, X, y, sample_weight):

@@ -20,6 +20,8 @@ from _inputs import (  # noqa: F401  (the fixtures "kind" and "solver")
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from skconvexrelu import ConvexThreeLayerRegressor
+
 # ----------------------------------------------------------------------- shapes
 
 
@@ -267,3 +269,60 @@ def test_predict_overflow_is_not_nan(kind, solver):
     except ValueError:
         return
     assert not np.any(np.isnan(out))
+
+
+# ------------------------------------------------------- more features than samples
+
+
+def test_row_space_leaves_narrow_data_alone_and_keeps_the_products_of_wide_data():
+    from skconvexrelu._base import row_space
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 5))
+    assert row_space(X)[1] is None
+    X = rng.standard_normal((12, 40))
+    Xr, basis = row_space(X)
+    assert Xr.shape == (12, 12) and basis.shape == (12, 40)
+    np.testing.assert_allclose(basis @ basis.T, np.eye(12), atol=1e-12)
+    U = rng.standard_normal((40, 7))
+    # on the row space the products and the norms are those of the reduced coordinates
+    Urow = basis.T @ (basis @ U)
+    np.testing.assert_allclose(X @ U, Xr @ (basis @ U), atol=1e-10)
+    np.testing.assert_allclose(np.linalg.norm(Urow, axis=0), np.linalg.norm(basis @ U, axis=0))
+
+
+def test_wide_fit_solves_the_same_program_as_the_full_features():
+    """The program on X V has the optimum of the program on X (same configurations):
+    solve the full one with cvxpy on the fitted estimator's configurations."""
+    from skconvexrelu._losses import SquaredLoss
+    from skconvexrelu._program import ConvexProgram
+    from skconvexrelu.solvers import get_solver
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((15, 40))
+    y = np.tanh(X[:, 0] - X[:, 1]) + 0.05 * rng.standard_normal(15)
+    y = (y - y.mean()) / y.std()
+    est = ConvexThreeLayerRegressor(
+        beta=0.05, width=2, n_arrangements=3, solver="cvxpy", arrangements="random",
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    conf = est._warm[0]
+    full = ConvexProgram(np.hstack([X, np.ones((15, 1))]), conf, 1)
+    w = np.full(15, 1 / 15)
+    ref = get_solver("cvxpy")(full, SquaredLoss(), y[:, None], w, est.beta_, True, tol=1e-8)
+    assert est.objective_ == pytest.approx(ref.objective, rel=1e-5)
+    # the rebuilt network acts on the original features, first layers in the unit ball
+    assert est.coefs_[0].shape == (40, est.coefs_[1].shape[0])
+    _assert_consistent(est, X, y)
+    W1 = np.vstack([est.coefs_[0], est.intercepts_[0][None, :]]).reshape(41, -1, 2)
+    assert np.all(np.linalg.norm(W1, axis=(0, 2)) <= 1 + 1e-9)
+
+
+def test_default_fit_on_fifty_rows_of_ten_thousand_features_is_quick():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 10_000))
+    y = X[:, 0] + 0.1 * rng.standard_normal(50)
+    reg = ConvexThreeLayerRegressor(random_state=0).fit(X, y)
+    assert reg.coefs_[0].shape[0] == 10_000
+    assert reg.n_iter_ <= 200  # the budget on the 50-dimensional program
+    _assert_consistent(reg, X, y)
