@@ -25,16 +25,9 @@ from threadpoolctl import threadpool_limits
 
 from skconvexrelu import ConvexThreeLayerRegressor
 from skconvexrelu._losses import SquaredLoss
-from skconvexrelu.datasets import load_uci
+from skconvexrelu.datasets import UCI_DATASETS, load_uci
 
-UCI = [
-    "acute-inflammation",
-    "acute-nephritis",
-    "balloons",
-    "breast-tissue",
-    "fertility",
-    "pittsburg-bridges-SPAN",
-]
+UCI = list(UCI_DATASETS)
 REAL = ["diabetes", "CPS1985", "Hitters", "College"]
 
 

@@ -298,6 +298,22 @@ class FitRun:
                 return result
         return self.fallback(program, failure)
 
+    def first_solve(self, program, U0, b0, seed_net):
+        """The solve on the first configurations: from ``(U0, b0)`` (a warm start) when
+        given, else from the seed network's point for the first-order method."""
+        if seed_net is not None:
+            self.seed_point = blocks_from_network(seed_net, program)
+        if U0 is not None:
+            U0 = _pad(U0, program.conf.n_configurations)
+        result = self.solve(program, U0, b0)
+        self.report(
+            "solve",
+            f"{result.solver} {result.status} after {result.n_iter} iterations, objective "
+            f"{result.objective * self.objective_scale:.6g}, stopping criterion "
+            f"{result.stop_criterion:.2g}",
+        )
+        return result
+
     def native_failure(self, program, result):
         """Why a native ``result`` calls for the cvxpy fallback, or None when it is kept."""
         if result.status == "numerical_error":
@@ -508,15 +524,7 @@ def fit_convex_program(
         n_arrangements, arrangements, warm
     )
     program = fit.program(conf)
-    if seed_net is not None:
-        fit.seed_point = blocks_from_network(seed_net, program)
-    result = fit.solve(program, U0 if U0 is None else _pad(U0, conf.n_configurations), b0)
-    fit.report(
-        "solve",
-        f"{result.solver} {result.status} after {result.n_iter} iterations, objective "
-        f"{result.objective * fit.objective_scale:.6g}, stopping criterion "
-        f"{result.stop_criterion:.2g}",
-    )
+    result = fit.first_solve(program, U0, b0, seed_net)
     path, cert, n_rounds = [result.objective], None, 0
     if column_generation > 0:
         program, result, path, cert, n_rounds = fit.column_generation(

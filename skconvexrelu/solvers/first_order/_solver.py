@@ -217,6 +217,20 @@ def _warn_early_stop(status, n_iter, crit, limits, settings, program):
     warnings.warn(msg, ConvergenceWarning, stacklevel=3)
 
 
+def _final_status(status, pr, budget, limits, settings, program):
+    """The status the run returns with, after its warning if it stopped early.
+
+    With ``budget``, ``max_iter`` is a budget, not a failure: the status is ``"budget"``
+    and the latest iterate is returned (the caller rebuilds it on its own network's
+    configurations, and the latest is the one whose rebuilt network is best; the
+    best-criterion iterate may be an early one)."""
+    if budget and status == "max_iter":
+        status, pr.best = "budget", pr.last
+    if status not in ("optimal", "budget"):
+        _warn_early_stop(status, pr.n_iter, pr.best[3], limits, settings, program)
+    return status
+
+
 def solve_first_order(
     program,
     loss,
@@ -296,13 +310,7 @@ def solve_first_order(
     status, pr = _outer_loop(run, limits, settings, fit_intercept, slack, bar, verbose)
     bar.close()
 
-    if budget and status == "max_iter":
-        # a budget ends mid-way: the caller rebuilds the point on its own network's
-        # configurations, and the latest iterate is the one whose rebuilt network is
-        # best (the best-criterion one may be an early iterate)
-        status, pr.best = "budget", pr.last
-    if status not in ("optimal", "budget"):
-        _warn_early_stop(status, pr.n_iter, pr.best[3], limits, settings, program)
+    status = _final_status(status, pr, budget, limits, settings, program)
     return _result(program, loss, float(beta), fit_intercept, run, pr, status, name)
 
 
