@@ -185,8 +185,12 @@ class BaseConvexThreeLayer(BaseEstimator):
         warm = None
         if self.warm_start and hasattr(self, "_warm"):
             conf, U, b = self._warm
-            if conf.D1.shape[0] == Xt.shape[0] and U.shape[0] == Y.shape[1]:
-                warm = self._warm if U.shape[3] == Xt.shape[1] else None
+            if (
+                conf.D1.shape[0] == Xt.shape[0]
+                and U.shape[0] == Y.shape[1]
+                and U.shape[3] == Xt.shape[1]
+            ):
+                warm = self._warm
         out = fit_convex_program(
             Xt,
             Y / scale,
@@ -265,7 +269,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         auto = settings_of(self.solver_options, SeedSettings).auto_beta
         return float(auto * np.sqrt(np.sum(w**2)))
 
-    def _store(self, out, loss, n_outputs, scale=1.0, beta=None):
+    def _store(self, out, loss, n_outputs, scale, beta):
         """Set the fitted attributes from a :class:`~skconvexrelu._fit.FitOutcome` of the
         targets divided by ``scale``: the network is scaled back (``w2`` and ``w3`` by
         ``sqrt(scale)``, the output intercept by ``scale``) and the objectives by
@@ -277,7 +281,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         root = np.sqrt(scale).astype(W1.dtype)  # keep the dtype of the data
         self.coefs_ = [W1, W2 * root, W3 * root]
         self.intercepts_ = [b1, b2 * root, b3 * np.asarray(scale, dtype=b3.dtype)]
-        self.beta_ = float((self.beta if beta is None else beta) * scale)
+        self.beta_ = float(beta * scale)
         self.target_scale_ = float(scale)
         self.objective_ = out.objective * scale**2
         self.objective_path_ = np.asarray(out.objective_path) * scale**2

@@ -80,7 +80,9 @@ class _Progress:
 
     def record(self, cert, crit, V, be):
         self.history.append(cert.pobj)
-        self.last = (be.copy(V), cert.bp.copy(), cert.pobj, crit)
+        # a reference, not a copy: the loop stops right after a record or rebinds the
+        # state's V to a new array, so this stays the latest iterate
+        self.last = (V, cert.bp.copy(), cert.pobj, crit)
         if np.isfinite(cert.pobj) and (self.best is None or crit <= self.best[3]):
             self.best = (be.copy(V), cert.bp.copy(), cert.pobj, crit)
         if crit < 0.9 * self.best_mark:
