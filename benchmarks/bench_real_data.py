@@ -10,6 +10,8 @@ encoded) and the estimator:
 - ``convex_cv``: ``ConvexThreeLayerRegressorCV()`` / ``ConvexThreeLayerClassifierCV()``
   likewise;
 - ``mlp``: ``MLPRegressor`` / ``MLPClassifier`` (``max_iter=1000``, ``random_state=0``);
+- ``mlp_es``: the same with ``early_stopping=True`` (the usual choice on large tables);
+- ``sgd``: ``SGDRegressor`` / ``SGDClassifier`` (``random_state=0``);
 - ``hgb``: ``HistGradientBoostingRegressor`` / ``...Classifier`` (``random_state=0``);
 - ``linear``: ``RidgeCV()`` / ``LogisticRegression(max_iter=1000)``.
 
@@ -25,6 +27,8 @@ Examples
 --------
     python benchmarks/bench_real_data.py
     python benchmarks/bench_real_data.py --large
+    python benchmarks/bench_real_data.py --datasets flights_delay flights_late \
+        --models convex,mlp_es,sgd,mlp --timeout 3600
     python benchmarks/bench_real_data.py --datasets diabetes breast_cancer --models convex,mlp
     python benchmarks/bench_real_data.py --models convex,mlp --params tol=1e-3 n_arrangements=5
     python benchmarks/bench_real_data.py --datasets wine --models convex --json out.json
@@ -34,6 +38,7 @@ import argparse
 import ast
 import json
 import multiprocessing
+import resource
 import statistics
 import sys
 import time
@@ -43,18 +48,24 @@ from collections import Counter
 
 from _real_data import DATASETS, encoded_width, make_preprocessor, split
 
-MODELS = ("convex", "convex_cv", "mlp", "hgb", "linear")
+MODELS = ("convex", "convex_cv", "mlp", "hgb", "linear", "mlp_es", "sgd")
 CONVEX = ("convex", "convex_cv")
-HEADER = (
-    "| data | n train | features after encoding | task | model | test score | fit s "
-    "| time / MLP | score - MLP | warnings |"
-)
+
+
+def header(baseline):
+    """The table's header, its ratios against the model ``baseline``."""
+    return (
+        "| data | n train | features after encoding | task | model | test score | fit s "
+        f"| time / {baseline} | score - {baseline} | peak MB | warnings |\n"
+        + "|---" * 11
+        + "|"
+    )
 
 
 def make_estimator(kind, task, params):
     """The unfitted estimator ``kind`` for ``task``; ``params`` go to the convex ones."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.linear_model import LogisticRegression, RidgeCV, SGDClassifier, SGDRegressor
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     import skconvexrelu as scr
@@ -69,9 +80,11 @@ def make_estimator(kind, task, params):
         }[kind, reg]
         est = cls(random_state=0)
         return est.set_params(**{k: v for k, v in params.items() if k in est.get_params()})
-    if kind == "mlp":
+    if kind in ("mlp", "mlp_es"):
         cls = MLPRegressor if reg else MLPClassifier
-        return cls(max_iter=1000, random_state=0)
+        return cls(max_iter=1000, random_state=0, early_stopping=kind == "mlp_es")
+    if kind == "sgd":
+        return (SGDRegressor if reg else SGDClassifier)(random_state=0)
     if kind == "hgb":
         cls = HistGradientBoostingRegressor if reg else HistGradientBoostingClassifier
         return cls(random_state=0)
@@ -105,6 +118,7 @@ def _fit_and_score(name, kind, data, params, threads):
             model.fit(X_train, y_train)
             seconds = time.perf_counter() - start
         score = model.score(X_test, y_test)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     counts = Counter(w.category.__name__ for w in caught)
     first = {}
     for w in caught:
@@ -115,6 +129,7 @@ def _fit_and_score(name, kind, data, params, threads):
         "status": "ok",
         "score": float(score),
         "fit_s": seconds,
+        "peak_mb": peak_mb,
         "warnings": dict(counts),
         "warning_messages": first,
         "solver": getattr(est, "solver_", None),
@@ -180,7 +195,8 @@ def _fmt(value, spec):
 
 
 def add_relative(row, mlp):
-    """``time_ratio`` and ``score_diff`` against the MLP row of the same data set."""
+    """``time_ratio`` and ``score_diff`` against the baseline row (``mlp``) of the same
+    data set."""
     ok = row["status"] == "ok" and mlp is not None and mlp["status"] == "ok"
     row["time_ratio"] = row["fit_s"] / mlp["fit_s"] if ok else None
     row["score_diff"] = row["score"] - mlp["score"] if ok else None
@@ -198,17 +214,18 @@ def format_row(row):
         f"| {row['data']} | {row['n_train']} | {row['n_features']} | {row['task']} "
         f"| {model} | {score} | {_fmt(row.get('fit_s'), '.2f')} "
         f"| {_fmt(row.get('time_ratio'), '.2f')} | {_fmt(row.get('score_diff'), '+.4f')} "
-        f"| {_fmt_warnings(row.get('warnings', {}))} |"
+        f"| {_fmt(row.get('peak_mb'), '.0f')} | {_fmt_warnings(row.get('warnings', {}))} |"
     )
 
 
-def summarize(rows, models):
+def summarize(rows, models, baseline="mlp"):
     """Markdown lines: per model (and per task where both occur) the mean score, the mean
-    difference to the MLP, the sets within 0.01 of the MLP or better, and the max and
-    median time ratio to the MLP."""
+    difference to the baseline, the sets within 0.01 of it or better, and the max and
+    median time ratio to it."""
+    b = baseline
     lines = [
-        "| model | tasks | sets ok / run | mean score | mean score - MLP "
-        "| sets >= MLP - 0.01 | max time / MLP | median time / MLP |",
+        f"| model | tasks | sets ok / run | mean score | mean score - {b} "
+        f"| sets >= {b} - 0.01 | max time / {b} | median time / {b} |",
         "|---|---|---|---|---|---|---|---|",
     ]
     tasks = sorted({r["task"] for r in rows})
@@ -235,8 +252,9 @@ def summarize(rows, models):
 
 
 def run_dataset(name, models, args, params):
-    """All the models on one data set, MLP first so that the others can be compared as
-    they finish; rows are printed as they complete and returned in ``models`` order."""
+    """All the models on one data set, the baseline first so that the others can be
+    compared as they finish; rows are printed as they complete and returned in ``models``
+    order."""
     entry = DATASETS[name]
     data = split(name)
     base = {
@@ -245,12 +263,12 @@ def run_dataset(name, models, args, params):
         "n_train": len(data[0]),
         "n_features": encoded_width(data[0]),
     }
-    order = sorted(models, key=lambda m: m != "mlp")
+    order = sorted(models, key=lambda m: m != args.baseline)
     rows, mlp = {}, None
     for kind in order:
         row = {**base, "model": kind}
         row.update(run_one(name, kind, data, params, args.threads, args.timeout))
-        if kind == "mlp":
+        if kind == args.baseline:
             mlp = row
         add_relative(row, mlp)
         rows[kind] = row
@@ -291,6 +309,12 @@ def parse_args(argv=None):
         default=",".join(MODELS),
         help=f"comma-separated subset of {','.join(MODELS)}",
     )
+    p.add_argument(
+        "--baseline",
+        default="mlp",
+        choices=MODELS,
+        help="the model the ratios and differences refer to (default: mlp)",
+    )
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per fit")
     p.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads per fit")
     p.add_argument("--json", help="write the rows to this file")
@@ -305,6 +329,8 @@ def parse_args(argv=None):
     unknown = sorted(set(args.models) - set(MODELS))
     if unknown:
         p.error(f"unknown models {unknown}; choose from {list(MODELS)}")
+    if args.baseline not in args.models:
+        p.error(f"the baseline {args.baseline!r} must be among --models")
     names = list(args.datasets or default)
     if args.large and args.datasets is None:
         names += [n for n, d in DATASETS.items() if d.large]
@@ -333,14 +359,14 @@ def main(argv=None):
         f"{args.timeout:g} s; convex params {params or 'defaults'}\n",
         flush=True,
     )
-    print(HEADER + "\n" + "|---" * 10 + "|", flush=True)
+    print(header(args.baseline), flush=True)
     rows = []
     for name in args.names:
         rows += run_dataset(name, args.models, args, params)
-    print("\n" + HEADER + "\n" + "|---" * 10 + "|")
+    print("\n" + header(args.baseline))
     print("\n".join(format_row(r) for r in rows))
     print("\nScores are R^2 (regression) and accuracy (classification).\n")
-    print("\n".join(summarize(rows, args.models)), flush=True)
+    print("\n".join(summarize(rows, args.models, args.baseline)), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

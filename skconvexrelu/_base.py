@@ -266,8 +266,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         effective number of samples ``n_eff = 1 / sum(w ** 2)`` of the weights ``w``."""
         if not (isinstance(self.beta, str) and self.beta == "auto"):
             return float(self.beta)
-        auto = settings_of(self.solver_options, SeedSettings).auto_beta
-        return float(auto * np.sqrt(np.sum(w**2)))
+        return settings_of(self.solver_options, SeedSettings).auto_beta_for(1.0 / np.sum(w**2))
 
     def _store(self, out, loss, n_outputs, scale, beta):
         """Set the fitted attributes from a :class:`~skconvexrelu._fit.FitOutcome` of the

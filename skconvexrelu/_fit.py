@@ -237,7 +237,18 @@ class FitRun:
         return ConvexProgram(self.Xt, conf, self.Y.shape[1], dtype=self.Xt.dtype)
 
     # ------------------------------------------------------------------- solving
-    def solver_kwargs(self, name, U0, b0):
+    def polish_budget(self, program):
+        """Steps of a budgeted polish of ``program``: ``polish_steps`` from the seed
+        network, ``warm_steps`` from a previous solution, and on very large programs at
+        most ``polish_work / (n K (d~ + 32))`` (at least 10; see
+        :class:`~skconvexrelu.solvers.settings.SeedSettings`)."""
+        s = self.seeding
+        steps = s.polish_steps if self.seed_point is not None else s.warm_steps
+        o, _, P, d, m = program.shape
+        work = program.Xt.shape[0] * o * 2 * P * m * (d + 32)
+        return min(steps, max(10, int(s.polish_work // work)))
+
+    def solver_kwargs(self, name, program, U0, b0):
         """The keyword arguments of solver ``name``: ``cvxpy_solver`` is cvxpy's only,
         ``device`` the first-order method's only; the native solvers take a warm start
         and their settings."""
@@ -252,9 +263,7 @@ class FitRun:
             if U0 is None and self.seed_point is not None:
                 kwargs["U0"], kwargs["b0"] = self.seed_point
             if self.polish:
-                seeded = self.seed_point is not None
-                steps = self.seeding.polish_steps if seeded else self.seeding.warm_steps
-                kwargs.update(max_iter=steps, budget=True)
+                kwargs.update(max_iter=self.polish_budget(program), budget=True)
         return kwargs
 
     def run(self, name, program, U0, b0):
@@ -267,7 +276,7 @@ class FitRun:
             self.beta,
             self.fit_intercept,
             max_time=self.remaining(),
-            **self.solver_kwargs(name, U0, b0),
+            **self.solver_kwargs(name, program, U0, b0),
         )
 
     def solve(self, program, U0, b0):
@@ -409,9 +418,10 @@ class FitRun:
         return True
 
     # -------------------------------------------------------------------- finish
-    def finish(self, program, result, seed_net, cert):
+    def finish(self, program, result, seed_net, seed_objective, cert):
         """The :class:`FitOutcome` of ``result``: its network (or the seed network's when
-        that is better) and the certificate updated to the returned objective.
+        its objective ``seed_objective`` is lower) and the certificate updated to the
+        returned objective.
 
         A budgeted solve may stop at a point that violates its cone constraints: that
         point is then expressed on the configurations of its own network
@@ -424,7 +434,7 @@ class FitRun:
             solved, U = own_configurations(program, result.U)
             result.U = U.astype(program.dtype)
         out = _finish(solved, result.U, result.intercept, *data, result.solver, self.tol)
-        if seed_net is not None:
+        if seed_net is not None and seed_objective < out[2]:
             # the seed network is a feasible point of the program on its own
             # configurations (which need not all be in ``program``): never return worse
             seed_program = self.program(
@@ -530,7 +540,7 @@ def fit_convex_program(
         program, result, path, cert, n_rounds = fit.column_generation(
             program, result, column_generation, arrangements_per_round, max_arrangements
         )
-    out = fit.finish(program, result, seed_net, cert)
+    out = fit.finish(program, result, seed_net, seed_objective, cert)
     path[-1] = out.objective  # the returned network's (see FitRun.finish)
     out.objective_path, out.seed_objective, out.n_rounds = path, seed_objective, n_rounds
     return out

@@ -311,23 +311,31 @@ class _Recorder:
 class _Adam:
     """Bias-corrected Adam on the trained parameters, then the projection of ``W1``."""
 
-    def __init__(self, params, fit_intercept, learning_rate, betas, eps):
+    def __init__(self, params, fit_intercept, learning_rate, betas, eps, decay_steps=None):
         self.trained = [0, 1, 2, 3] if fit_intercept else [0, 1, 2]
         self.m1 = [params[i] * 0 for i in range(4)]
         self.m2 = [params[i] * 0 for i in range(4)]
         self.learning_rate, self.betas, self.eps = learning_rate, betas, eps
+        self.decay_steps = decay_steps
+
+    def rate(self, step):
+        """The step size of step ``step``: constant, or with ``decay_steps`` a cosine
+        from ``learning_rate`` down to 1% of it at that step."""
+        if not self.decay_steps:
+            return self.learning_rate
+        t = min(step / self.decay_steps, 1.0)
+        return self.learning_rate * (0.01 + 0.99 * 0.5 * (1.0 + np.cos(np.pi * t)))
 
     def update(self, params, grads, step):
         """Step number ``step`` (from 1) on ``params``, in place."""
         b1, b2 = self.betas
         m1, m2 = self.m1, self.m2
         c1, c2 = 1.0 - b1**step, 1.0 - b2**step
+        lr = self.rate(step)
         for i in self.trained:
             m1[i] = b1 * m1[i] + (1.0 - b1) * grads[i]
             m2[i] = b2 * m2[i] + (1.0 - b2) * grads[i] * grads[i]
-            params[i] = params[i] - self.learning_rate * (m1[i] / c1) / (
-                (m2[i] / c2) ** 0.5 + self.eps
-            )
+            params[i] = params[i] - lr * (m1[i] / c1) / ((m2[i] / c2) ** 0.5 + self.eps)
         _project(params[0])
 
 
@@ -386,6 +394,7 @@ def train_adam(
     device=None,
     adam_betas=(0.9, 0.999),
     adam_eps=1e-8,
+    decay=False,
 ):
     """Train the non-convex network by projected Adam and return its best iterate.
 
@@ -428,6 +437,10 @@ def train_adam(
     device : str or None
     adam_betas : (float, float)
     adam_eps : float
+    decay : bool
+        Whether the step size falls along a cosine from ``learning_rate`` to 1% of it
+        over the ``n_steps`` (mini-batch steps then settle instead of staying as noisy
+        as at the start).
 
     Returns
     -------
@@ -447,7 +460,8 @@ def train_adam(
     engine = _make_engine(backend, Xt, Y, w, loss, beta, device)
     params = engine.to_params(net)
     _project(params[0])
-    adam = _Adam(params, fit_intercept, learning_rate, adam_betas, adam_eps)
+    decay_steps = n_steps if decay else None
+    adam = _Adam(params, fit_intercept, learning_rate, adam_betas, adam_eps, decay_steps)
     batches = _Batches(n, batch_size, rng)
     record_every = max(int(record_every), 1)
     recorder = _run_adam(

@@ -24,6 +24,14 @@ import numpy as np
 from ._operator import ProgramOperator
 
 
+def _plus_minus(D, dtype):
+    """``2 D - 1`` of the boolean array ``D`` in ``dtype``."""
+    out = D.astype(dtype)
+    out *= 2
+    out -= 1
+    return out
+
+
 class ConvexProgram:
     """Data, configurations and the structure of one convex program.
 
@@ -41,10 +49,13 @@ class ConvexProgram:
         self.conf = conf
         self.n_outputs = int(n_outputs)
         self.dtype = dtype
-        self.S1 = (conf.D1 * conf.signs[None, :, :]).astype(dtype)  # (n, P, m)
-        self.A1 = (2.0 * conf.D1 - 1.0).astype(dtype)  # (n, P, m)
+        # built in place from the boolean patterns: no (n, P, m) temporaries wider
+        # than the working precision
+        self.S1 = conf.D1.astype(dtype)  # (n, P, m): s_cj D1_ncj
+        self.S1 *= np.asarray(conf.signs, dtype=dtype)[None, :, :]
+        self.A1 = _plus_minus(conf.D1, dtype)  # (n, P, m)
         self.D2 = conf.D2.astype(dtype)  # (n, P)
-        self.A2 = (2.0 * conf.D2 - 1.0).astype(dtype)  # (n, P)
+        self.A2 = _plus_minus(conf.D2, dtype)  # (n, P)
 
     @property
     def n_samples(self):

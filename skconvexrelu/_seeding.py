@@ -106,9 +106,10 @@ def trained_configurations(
         fit_intercept,
         rng,
         n_subnetworks=n_sub,
-        n_steps=max(settings.n_steps, settings.n_epochs * batches),
+        n_steps=max(settings.n_steps, min(settings.n_epochs * batches, settings.max_steps)),
         learning_rate=settings.learning_rate,
         batch_size=settings.batch_size if batches > 1 else None,
+        decay=settings.decay and batches > 1,
         record_every=batches,
     )
     if mapping is not None:  # the same network on the given features

@@ -140,6 +140,23 @@ def test_seed_settings_set_the_auto_beta():
     assert reg.beta_ == pytest.approx(0.1 / np.sqrt(40) * reg.target_scale_, rel=1e-12)
 
 
+def test_auto_beta_falls_like_one_over_n_beyond_the_knee():
+    s = SeedSettings(auto_beta=0.4, auto_beta_rows=1000)
+    assert s.auto_beta_for(400) == pytest.approx(0.4 / 20, rel=1e-15)
+    assert s.auto_beta_for(1000) == pytest.approx(0.4 / np.sqrt(1000), rel=1e-15)
+    # continuous at the knee, then halved with each doubling of the samples
+    assert s.auto_beta_for(1000 * (1 + 1e-9)) == pytest.approx(s.auto_beta_for(1000))
+    assert s.auto_beta_for(4000) == pytest.approx(s.auto_beta_for(2000) / 2, rel=1e-15)
+    assert s.auto_beta_for(4000) < 0.4 / np.sqrt(4000)
+
+
+def test_auto_beta_of_a_fit_beyond_the_knee():
+    X, y = _regression(n=60)
+    options = SeedSettings(auto_beta_rows=25, polish_steps=10)
+    reg = ConvexThreeLayerRegressor(random_state=0, solver_options=options).fit(X, y)
+    assert reg.beta_ == pytest.approx(0.4 * 5 / 60 * reg.target_scale_, rel=1e-12)
+
+
 @pytest.mark.parametrize("cls", [ConvexThreeLayerRegressor, ConvexThreeLayerClassifier])
 def test_a_beta_string_other_than_auto_is_rejected(cls):
     X, y = _binary()

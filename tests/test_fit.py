@@ -33,6 +33,7 @@ from skconvexrelu.solvers import SolverError
 from skconvexrelu.solvers.settings import (
     FirstOrderSettings,
     IPMSettings,
+    SeedSettings,
     SolverChoiceSettings,
     WorkingSetSettings,
 )
@@ -76,9 +77,14 @@ def test_solver_keyword_arguments_follow_the_solver():
         cvxpy_solver="SCS",
     )
     common = dict(max_iter=5, tol=1e-4, verbose=0)
-    assert fit.solver_kwargs("cvxpy", 1, 2) == {**common, "cvxpy_solver": "SCS"}
-    assert fit.solver_kwargs("ipm", 1, 2) == {**common, "U0": 1, "b0": 2, "settings": ipm}
-    assert fit.solver_kwargs("al-fista", 1, 2) == {
+    assert fit.solver_kwargs("cvxpy", None, 1, 2) == {**common, "cvxpy_solver": "SCS"}
+    assert fit.solver_kwargs("ipm", None, 1, 2) == {
+        **common,
+        "U0": 1,
+        "b0": 2,
+        "settings": ipm,
+    }
+    assert fit.solver_kwargs("al-fista", None, 1, 2) == {
         **common,
         "U0": 1,
         "b0": 2,
@@ -87,8 +93,31 @@ def test_solver_keyword_arguments_follow_the_solver():
     }
     # no settings of a kind: the defaults
     fit = _fit_run(solver_options=None)
-    assert fit.solver_kwargs("ipm", None, None)["settings"] == IPMSettings()
+    assert fit.solver_kwargs("ipm", None, None, None)["settings"] == IPMSettings()
     assert fit.choice == SolverChoiceSettings()
+
+
+def test_polish_budget_shrinks_only_on_very_large_programs():
+    from types import SimpleNamespace
+
+    def program(n, o=1, P=10, d=8, m=10):
+        return SimpleNamespace(Xt=np.zeros((n, 1)), shape=(o, 2, P, d, m))
+
+    fit = _fit_run(solver_options=SeedSettings(polish_work=4e7))
+    fit.seed_point = (None, None)
+    # a step's work: n * 200 columns * (8 + 32)
+    assert fit.polish_budget(program(20)) == 200  # 250 allowed
+    assert fit.polish_budget(program(200)) == 25
+    assert fit.polish_budget(program(100, o=2)) == 25  # two outputs: twice the columns
+    assert fit.polish_budget(program(100, d=168)) == 10  # 200 features: 5 times the work
+    assert fit.polish_budget(program(10_000)) == 10  # never fewer than 10
+    fit.seed_point = None  # from a previous solution: warm_steps
+    assert fit.polish_budget(program(20)) == 50
+    default = _fit_run()
+    default.seed_point = (None, None)
+    assert default.polish_budget(program(1_000_000, d=51)) == 60
+    assert default.polish_budget(program(60_000, d=785)) == 101
+    assert default.polish_budget(program(100_000, d=101)) == 200
 
 
 def test_each_native_solver_gets_its_own_settings_and_cvxpy_none(monkeypatch):

@@ -324,6 +324,50 @@ def test_adam_first_step_moves_by_the_learning_rate_and_projects():
     assert np.all(np.linalg.norm(params[0], axis=(1, 2)) <= 1.0 + 1e-12)
 
 
+def test_cosine_decay_of_the_step_size():
+    from skconvexrelu._nonconvex import _Adam
+
+    params = [np.zeros((1, 2, 2)), np.zeros((1, 2)), np.zeros(1), np.zeros(1)]
+    adam = _Adam(params, True, 0.1, (0.9, 0.999), 1e-8, decay_steps=100)
+    assert adam.rate(0) == pytest.approx(0.1)
+    assert adam.rate(50) == pytest.approx(0.1 * (0.01 + 0.99 * 0.5))
+    assert adam.rate(100) == pytest.approx(0.001)
+    assert adam.rate(500) == pytest.approx(0.001)  # stays at the floor
+    rates = [adam.rate(k) for k in range(101)]
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+    assert _Adam(params, True, 0.1, (0.9, 0.999), 1e-8).rate(100) == 0.1  # no decay
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_decayed_minibatch_adam_ends_lower_than_constant_steps(seed):
+    """Noisy targets and small batches: constant steps keep bouncing, decayed ones
+    settle lower."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(600, 4))
+    Xt = np.hstack([X, np.ones((600, 1))])
+    y = (np.maximum(X @ rng.normal(size=4), 0.0) + 0.5 * rng.normal(size=600))[:, None]
+    w = np.full(600, 1 / 600)
+    last = {
+        decay: train_adam(
+            Xt,
+            y,
+            w,
+            SquaredLoss(),
+            1e-3,
+            n_subnetworks=4,
+            width=3,
+            n_steps=600,
+            learning_rate=0.1,
+            batch_size=8,
+            random_state=0,
+            record_every=600,
+            decay=decay,
+        )[1]["objective"][-1]
+        for decay in (False, True)
+    }
+    assert last[True] < 0.95 * last[False]
+
+
 @pytest.mark.parametrize("batch_size", [None, 7])
 def test_history_records_every_k_steps_and_the_last(batch_size):
     Xt, Y, w = _teacher(n=20)
