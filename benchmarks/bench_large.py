@@ -23,8 +23,9 @@ terciles (``3-class``). Scores are on 20,000 held-out rows of the same teacher.
 
 Examples
 --------
-    python benchmarks/bench_large.py scaling
+    python benchmarks/bench_large.py scaling --json scaling.json --plot scaling.png
     python benchmarks/bench_large.py scaling --n 4000 16000 --losses squared hinge
+    python benchmarks/bench_large.py plot scaling.json scaling.png
     python benchmarks/bench_large.py million --baselines
     python benchmarks/bench_large.py wide
 """
@@ -183,16 +184,53 @@ def fits_table(rows):
     return lines
 
 
+def plot_scaling(rows, path):
+    """Fit time against n, log-log, one line per loss, with the linear reference from
+    each loss's smallest n; saved to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for loss in dict.fromkeys(r["loss"] for r in rows):
+        mine = [r for r in rows if r["loss"] == loss and "failed" not in r]
+        if not mine:
+            continue
+        n = [r["n"] for r in mine]
+        ax.loglog(n, [r["seconds"] for r in mine], "o-", label=loss)
+    ok = [r for r in rows if "failed" not in r]
+    if ok:
+        first = min(ok, key=lambda r: r["n"])
+        n_max = max(r["n"] for r in ok)
+        base = min(r["seconds"] for r in ok if r["n"] == first["n"])
+        ref = [first["n"], n_max]
+        ax.loglog(ref, [base, base * n_max / first["n"]], "k--", label="linear in n")
+    ax.set_xlabel("training rows n")
+    ax.set_ylabel("fit time (s)")
+    ax.set_title("Default fit: d = 10, width=10, n_arrangements=20, one thread", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="mode", required=True)
     s = sub.add_parser("scaling", help="time against n for every loss")
     s.add_argument("--n", type=int, nargs="+", default=[4000, 16000, 64000, 256000])
     s.add_argument("--losses", nargs="+", choices=LOSSES, default=list(LOSSES))
+    s.add_argument("--json", help="write the rows to this file")
+    s.add_argument("--plot", help="save the log-log plot of time against n here")
+    pl = sub.add_parser("plot", help="the plot of a --json file of the scaling runs")
+    pl.add_argument("json")
+    pl.add_argument("png")
     for name in ("million", "wide"):
         m = sub.add_parser(name, help=f"the {name} fits")
         m.add_argument("--baselines", action="store_true", help="also SGD and MLP")
-    for q in sub.choices.values():
+    for q in (sub.choices[k] for k in ("scaling", "million", "wide")):
         q.add_argument("--timeout", type=float, default=3600.0, help="seconds per fit")
     one = sub.add_parser("_one")
     for name in ("kind", "loss", "n", "d", "dtype", "params"):
@@ -205,6 +243,11 @@ def main(argv=None):
     if args.mode == "_one":
         params = json.loads(args.params)
         return one_fit(args.kind, args.loss, int(args.n), int(args.d), args.dtype, params)
+    if args.mode == "plot":
+        with open(args.json) as f:
+            rows = json.load(f)
+        print("\n".join(scaling_table(rows)))
+        return plot_scaling(rows, args.png)
     if args.mode == "scaling":
         runs = [("convex", loss, n, 10, "float64") for loss in args.losses for n in args.n]
         params = dict(width=10, n_arrangements=20)
@@ -225,6 +268,11 @@ def main(argv=None):
         rows.append(run_child(kind, loss, n, d, dtype, p, args.timeout))
         print(json.dumps(rows[-1]), flush=True)
     print("\n".join(table(rows)))
+    if args.mode == "scaling" and args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    if args.mode == "scaling" and args.plot:
+        plot_scaling(rows, args.plot)
     return rows
 
 

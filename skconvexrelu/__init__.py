@@ -6,6 +6,7 @@ rebuild an ordinary ReLU network with the same training objective.
 
 from ._classifier import ConvexThreeLayerClassifier
 from ._cv import ConvexThreeLayerClassifierCV, ConvexThreeLayerRegressorCV
+from ._expected_cost import LongFitWarning
 from ._regressor import ConvexThreeLayerRegressor
 
 __version__ = "0.1.0.dev0"
@@ -15,5 +16,6 @@ __all__ = [
     "ConvexThreeLayerClassifierCV",
     "ConvexThreeLayerRegressor",
     "ConvexThreeLayerRegressorCV",
+    "LongFitWarning",
     "__version__",
 ]

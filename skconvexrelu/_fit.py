@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from ._arrangements import drop_useless, sample_configurations
 from ._certificate import dual_point, search_certificate
 from ._column_generation import find_violations, select_new
+from ._expected_cost import warn_if_long
 from ._nonconvex import network_configurations
 from ._program import ConvexProgram
 from ._reconstruction import drop_round_off, network_objective, reconstruct_network
@@ -175,6 +176,7 @@ class FitRun:
         self.choice = settings_of(solver_options, SolverChoiceSettings)
         self.seeding = settings_of(solver_options, SeedSettings)
         self.seed_point = None  # the seed network's point of the program, a warm start
+        self.cost_checked = False  # the expected-time warning is given at most once
         self.polish = False  # a budgeted first-order solve from the seed network
         self.settings = {
             "ipm": settings_of(solver_options, IPMSettings),
@@ -248,6 +250,12 @@ class FitRun:
         work = program.Xt.shape[0] * o * 2 * P * m * (d + 32)
         return min(steps, max(10, int(s.polish_work // work)))
 
+    def planned_steps(self):
+        """The most steps a first-order solve takes in this fit (not a polish)."""
+        if self.max_iter is not None:
+            return self.max_iter
+        return self.settings["al-fista"].max_iter
+
     def solver_kwargs(self, name, program, U0, b0):
         """The keyword arguments of solver ``name``: ``cvxpy_solver`` is cvxpy's only,
         ``device`` the first-order method's only; the native solvers take a warm start
@@ -290,6 +298,17 @@ class FitRun:
         )
         if self.polish:
             name = "al-fista"
+        if not (self.cost_checked or self.polish):
+            # a budgeted polish is bounded by SeedSettings.polish_work by design
+            self.cost_checked = True
+            warn_if_long(
+                name,
+                program,
+                self.planned_steps(),
+                self.choice,
+                self.settings["ipm"],
+                self.max_time,
+            )
         may_fall_back = name != "cvxpy" and self.solver == "auto"
         try:
             result = self.run(name, program, U0, b0)

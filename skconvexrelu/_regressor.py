@@ -11,8 +11,9 @@ _PARAMS_DOC = """
         Weight decay ``beta`` of the training objective (see :ref:`math`), which is the
         group-lasso weight of the convex program. The objective is normalized per sample,
         so the paper's ``beta`` corresponds to ``beta / n_samples`` here. Larger values
-        give fewer sub-networks. ``"auto"`` is ``0.4 / sqrt(n_samples)``
-        (``SeedSettings.auto_beta``; with sample weights, their effective number
+        give fewer sub-networks. ``"auto"`` is ``0.4 / sqrt(n_samples)`` up to 1,000
+        samples and ``0.4 * sqrt(1000) / n_samples`` beyond (``SeedSettings.auto_beta``,
+        ``auto_beta_rows``; with sample weights, their effective number
         ``1 / sum(w**2)`` for weights summing to one; repeated rows count as one sample
         with their weights added, so that weights and repeated rows agree). For
         the squared loss ``beta`` is relative to the spread of the targets: the fit

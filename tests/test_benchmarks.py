@@ -123,3 +123,45 @@ def test_objective_vs_adam_table_runs(monkeypatch, capsys):
     convex, adam = float(cells[2]), min(float(cells[4]), float(cells[5]))
     assert cells[6] == ("yes" if convex <= adam else "no")
     assert cells[7] == "0"  # a default fit raises no warning
+
+
+def test_large_bench_scaling_rows_and_plot(monkeypatch, capsys, tmp_path):
+    if not (BENCH / "bench_large.py").exists():  # pragma: no cover
+        pytest.skip("benchmarks/ not shipped with this copy")
+    pytest.importorskip("matplotlib")
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_large
+
+    png, js = tmp_path / "s.png", tmp_path / "s.json"
+    argv = ["scaling", "--n", "200", "400", "--losses", "squared", "cross_entropy-3"]
+    rows = bench_large.main([*argv, "--json", str(js), "--plot", str(png)])
+    assert [(r["loss"], r["n"]) for r in rows] == [
+        ("squared", 200),
+        ("squared", 400),
+        ("cross_entropy-3", 200),
+        ("cross_entropy-3", 400),
+    ]
+    for r in rows:
+        assert "failed" not in r, r
+        assert r["steps"] > 0 and r["seed_s"] is not None and r["solve_s"] > 0
+        assert r["warnings"] == [] and np.isfinite(r["gap"])
+    out = capsys.readouterr().out
+    assert "| squared | 400 |" in out and png.stat().st_size > 0
+    # the plot command redraws from the saved rows
+    bench_large.main(["plot", str(js), str(tmp_path / "again.png")])
+    assert (tmp_path / "again.png").stat().st_size > 0
+
+
+def test_large_bench_phase_seconds_read_the_verbose_lines(monkeypatch):
+    if not (BENCH / "bench_large.py").exists():  # pragma: no cover
+        pytest.skip("benchmarks/ not shipped with this copy")
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_large
+
+    text = (
+        "[skconvexrelu] seed: 10 sub-networks, objective 0.1 (1.50 s)\n"
+        "[skconvexrelu] solve: native:al-fista budget after 200 iterations, objective "
+        "0.09, stopping criterion 0.1 (4.25 s)\n"
+        "[skconvexrelu] done: objective 0.09, 12 sub-networks (4.50 s)\n"
+    )
+    assert bench_large._phase_seconds(text) == {"seed": 1.5, "solve": 4.25, "done": 4.5}

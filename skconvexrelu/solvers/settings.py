@@ -293,12 +293,32 @@ class SolverChoiceSettings:
     fallback_criterion : float, default=1e-3
         ``"auto"`` solves again with cvxpy when the native solver stalled above this
         stopping criterion on a program small enough for cvxpy.
+    warn_seconds : float, default=60
+        A fit whose solve is expected to take longer than this, and longer than
+        ``seconds_per_entry`` per entry of the data, warns before it starts
+        (:class:`~skconvexrelu.LongFitWarning`, with the parameter to change) unless
+        ``max_time`` bounds it.
+    seconds_per_entry : float, default=1e-5
+        See ``warn_seconds``: 10 s per million entries (the default fit of a million
+        rows of 50 features takes about half that).
+    flops_per_second : float, default=2.5e10
+        Rate of the interior-point method's dense linear algebra in that estimate.
+    ipm_iterations : int, default=40
+        Typical interior-point iterations to ``tol``, in that estimate.
+    work_per_second : float, default=5e9
+        First-order work units ``n K (d~ + 32)`` per second, in that estimate (see
+        ``SeedSettings.polish_work``).
     """
 
     native_size: float = 1_000_000
     ipm_max_flops: float = 1e11
     fallback_max_size: float = 10_000_000
     fallback_criterion: float = 1e-3
+    warn_seconds: float = 60.0
+    seconds_per_entry: float = 1e-5
+    flops_per_second: float = 2.5e10
+    ipm_iterations: int = 40
+    work_per_second: float = 5e9
 
 
 @dataclass(frozen=True)
