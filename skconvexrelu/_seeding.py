@@ -109,7 +109,11 @@ def trained_configurations(
         n_steps=max(settings.n_steps, min(settings.n_epochs * batches, settings.max_steps)),
         learning_rate=settings.learning_rate,
         batch_size=settings.batch_size if batches > 1 else None,
-        decay=settings.decay and batches > 1,
+        # decay where the passes over the data, not the least number of steps, set the
+        # run's length (large tables); short runs keep a constant step size
+        decay=settings.decay
+        and batches > 1
+        and settings.n_epochs * batches > settings.n_steps,
         record_every=batches,
     )
     if mapping is not None:  # the same network on the given features

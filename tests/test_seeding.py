@@ -94,23 +94,28 @@ def test_trained_configurations_are_capped_by_outputs(n_outputs, max_blocks, exp
 
 
 @pytest.mark.parametrize(
-    "n, expected",
-    [(40, 30), (150, 3 * 30), (2_000, 100)],  # 30 passes of 1 and 3 batches; the cap
+    "n, expected, decay",
+    # full batches; 30 passes of 3 batches; fewer passes than the least steps (no
+    # decay); the cap
+    [(40, 30, False), (150, 3 * 30, True), (100, 100, False), (2_000, 100, True)],
 )
-def test_seed_steps_follow_passes_up_to_the_cap(monkeypatch, n, expected):
+def test_seed_steps_follow_passes_up_to_the_cap(monkeypatch, n, expected, decay):
     Xt, Y, w, loss = _outputs_data(1, n=n)
     seen = {}
 
-    def spy(*args, n_steps, **kwargs):
-        seen["n_steps"] = n_steps
+    def spy(*args, n_steps, decay, **kwargs):
+        seen["n_steps"], seen["decay"] = n_steps, decay
         return train_seed_network(*args, n_steps=2, **kwargs)
 
     monkeypatch.setattr(_seeding, "train_seed_network", spy)
     settings = SeedSettings(n_steps=20, n_epochs=30, batch_size=64, max_steps=100)
+    if n == 100:  # two batches a pass, 30 passes: fewer than n_steps=100
+        settings = SeedSettings(n_steps=100, n_epochs=30, batch_size=64, max_steps=100)
     trained_configurations(
         Xt, Y, w, loss, 1e-2, 3, True, np.random.RandomState(0), 5, settings
     )
     assert seen["n_steps"] == expected
+    assert seen["decay"] is decay
 
 
 def test_random_configurations_fill_up_a_collapsed_seed(monkeypatch):

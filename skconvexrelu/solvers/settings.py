@@ -343,8 +343,10 @@ class SeedSettings:
     learning_rate : float, default=1e-2
         Adam's step size for the seed network.
     decay : bool, default=True
-        Mini-batch steps: the step size falls along a cosine to 1% of
-        ``learning_rate`` over the run, so that the last steps settle.
+        When the passes over the data set the number of steps (``n_epochs`` times the
+        mini-batches per pass above ``n_steps``: from about 2,100 samples on), the step
+        size falls along a cosine to 1% of ``learning_rate`` over the run, so that the
+        last mini-batch steps settle.
     polish_steps : int, default=200
         With ``solver="auto"`` and ``max_iter=None``: steps of the first-order method
         from the seed network's point of the convex program (each about the cost of
