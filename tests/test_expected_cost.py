@@ -11,7 +11,7 @@ from skconvexrelu._arrangements import sample_configurations
 from skconvexrelu._expected_cost import expected_seconds, first_order_step_work
 from skconvexrelu._program import ConvexProgram
 from skconvexrelu.solvers.ipm import ipm_iteration_flops
-from skconvexrelu.solvers.settings import SeedSettings, SolverChoiceSettings
+from skconvexrelu.solvers.settings import SolverChoiceSettings
 
 
 def _data(n=60, d=4):
