@@ -10,7 +10,9 @@ They are meant to tell a five-second fit from a one-hour fit, not to time it.
 
 import warnings
 
-__all__ = ["LongFitWarning", "expected_seconds", "warn_if_long"]
+from ._validation import available_memory_bytes
+
+__all__ = ["LongFitWarning", "check_seed", "expected_seconds", "warn_if_long"]
 
 
 class LongFitWarning(UserWarning):
@@ -67,6 +69,52 @@ def warn_if_long(name, program, steps, choice, ipm_settings=None, max_time=None)
             f"x {d} features), far longer than data of this size call for. Set max_time "
             f"to bound it (the best point found so far is returned); or "
             f"{_advice(name)}.",
+            LongFitWarning,
+            stacklevel=6,
+        )
+    return seconds
+
+
+def seed_memory_bytes(plan, n_samples, n_features, width):
+    """Peak bytes of the seed network's training (an estimate): about six arrays of the
+    first layer's ``rows x sub-networks x width`` activations per step, three on all
+    samples for the objective recorded once a pass, and six copies of the weights
+    (Adam's moments, the gradient, the best iterate)."""
+    units = plan.n_subnetworks * width
+    rows = plan.rows_per_step(n_samples)
+    return 8 * (6 * rows * units + 3 * n_samples * units + 6 * units * n_features)
+
+
+def seed_seconds(plan, n_samples, n_features, width, choice):
+    """Seconds the seed network's training is expected to take: per step a forward and
+    a backward pass over ``rows x sub-networks x width`` activations of ``d~`` inputs,
+    and with mini-batches as much again for the objectives recorded once a pass."""
+    rows = plan.rows_per_step(n_samples)
+    work = plan.n_steps * rows * plan.n_subnetworks * width * (n_features + 32)
+    return (1 if plan.batch_size is None else 2) * work / choice.work_per_second
+
+
+def check_seed(plan, n_samples, n_features, width, choice, max_time=None):
+    """Refuse a seed network that cannot fit in memory (``ValueError`` with the size and
+    what to change) and warn (:class:`LongFitWarning`) when its training is expected to
+    take far longer than the data call for (the rule of :func:`warn_if_long`)."""
+    need = seed_memory_bytes(plan, n_samples, n_features, width)
+    avail = available_memory_bytes()
+    if avail is not None and need > 0.5 * avail:
+        raise ValueError(
+            f"The seed network of {plan.n_subnetworks} sub-networks of width {width} needs "
+            f"about {need / 2**30:.3g} GiB, more than half of the {avail / 2**30:.3g} GiB "
+            "available. Use fewer n_arrangements or a smaller width."
+        )
+    seconds = seed_seconds(plan, n_samples, n_features, width, choice)
+    limit = max(choice.warn_seconds, choice.seconds_per_entry * n_samples * n_features)
+    if seconds > limit and (max_time is None or max_time > limit):
+        warnings.warn(
+            f"This fit is expected to take about {seconds:.0f} s to train its seed network "
+            f"({plan.n_subnetworks} sub-networks of width {width}, {plan.n_steps} Adam steps "
+            f"on {n_samples} samples x {n_features} features), far longer than data of "
+            "this size call for. Set max_time to bound it; or use fewer n_arrangements or "
+            "a smaller width.",
             LongFitWarning,
             stacklevel=6,
         )

@@ -18,13 +18,14 @@ from tqdm.auto import tqdm
 from ._arrangements import drop_useless, sample_configurations
 from ._certificate import dual_point, search_certificate
 from ._column_generation import find_violations, select_new
-from ._expected_cost import warn_if_long
+from ._expected_cost import check_seed, warn_if_long
 from ._nonconvex import network_configurations
 from ._program import ConvexProgram
 from ._reconstruction import drop_round_off, network_objective, reconstruct_network
 from ._seeding import (
     blocks_from_network,
     own_configurations,
+    seed_plan,
     train_seed_network,
     trained_configurations,
 )
@@ -209,6 +210,8 @@ class FitRun:
             return conf, U0, b0, None, None
         data = (self.Xt, self.Y, self.w, self.loss, self.beta)
         if arrangements == "trained":
+            plan = seed_plan(len(self.Xt), n_arrangements, self.Y.shape[1], self.seeding)
+            check_seed(plan, *self.Xt.shape, self.width, self.choice, self.max_time)
             net, obj, conf = trained_configurations(
                 *data, self.width, self.fit_intercept, self.rng, n_arrangements, self.seeding
             )

@@ -10,6 +10,8 @@ convex optimum over configurations that include these is never above the network
 objective.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._arrangements import configurations_from_networks, drop_useless, sample_configurations
@@ -74,6 +76,40 @@ def blocks_from_network(net, program):
     return U, np.asarray(net.b, dtype=program.dtype).copy()
 
 
+@dataclass(frozen=True)
+class SeedPlan:
+    """How the seed network of a fit is trained (see :func:`seed_plan`)."""
+
+    n_subnetworks: int
+    n_steps: int
+    batch_size: int | None  # None: full batches
+    batches: int  # mini-batches per pass over the data
+    decay: bool
+
+    def rows_per_step(self, n_samples):
+        return n_samples if self.batch_size is None else self.batch_size
+
+
+def seed_plan(n_samples, n_arrangements, n_outputs, settings):
+    """The :class:`SeedPlan` for ``n_samples`` rows and ``settings`` (a
+    :class:`~skconvexrelu.solvers.settings.SeedSettings`): ``n_arrangements`` sub-networks
+    (at least one per output); ``n_epochs`` passes of mini-batches (full batches up to
+    ``batch_size`` rows), at least ``n_steps`` and at most ``max_steps`` steps; the step
+    size decays where the passes, not the least number of steps, set the run's length
+    (large tables), while short runs keep it constant."""
+    batches = -(-n_samples // settings.batch_size)
+    n_steps = max(settings.n_steps, min(settings.n_epochs * batches, settings.max_steps))
+    return SeedPlan(
+        n_subnetworks=max(n_arrangements, n_outputs),
+        n_steps=n_steps,
+        batch_size=settings.batch_size if batches > 1 else None,
+        batches=batches,
+        decay=bool(
+            settings.decay and batches > 1 and settings.n_epochs * batches > settings.n_steps
+        ),
+    )
+
+
 def trained_configurations(
     Xt, Y, w, loss, beta, width, fit_intercept, rng, n_arrangements, settings
 ):
@@ -93,8 +129,7 @@ def trained_configurations(
     """
     n_outputs = Y.shape[1]
     n_conf = max(1, min(n_arrangements, settings.max_output_blocks // n_outputs))
-    n_sub = max(n_arrangements, n_outputs)
-    batches = -(-len(Xt) // settings.batch_size)  # mini-batches per pass
+    plan = seed_plan(len(Xt), n_arrangements, n_outputs, settings)
     Xs, mapping = _standardized(Xt, fit_intercept)
     net, obj, conf = train_seed_network(
         Xs,
@@ -105,16 +140,12 @@ def trained_configurations(
         width,
         fit_intercept,
         rng,
-        n_subnetworks=n_sub,
-        n_steps=max(settings.n_steps, min(settings.n_epochs * batches, settings.max_steps)),
+        n_subnetworks=plan.n_subnetworks,
+        n_steps=plan.n_steps,
         learning_rate=settings.learning_rate,
-        batch_size=settings.batch_size if batches > 1 else None,
-        # decay where the passes over the data, not the least number of steps, set the
-        # run's length (large tables); short runs keep a constant step size
-        decay=settings.decay
-        and batches > 1
-        and settings.n_epochs * batches > settings.n_steps,
-        record_every=batches,
+        batch_size=plan.batch_size,
+        decay=plan.decay,
+        record_every=plan.batches,
     )
     if mapping is not None:  # the same network on the given features
         net = _on_original_features(net, *mapping)

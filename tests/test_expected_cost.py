@@ -11,7 +11,7 @@ from skconvexrelu._arrangements import sample_configurations
 from skconvexrelu._expected_cost import expected_seconds, first_order_step_work
 from skconvexrelu._program import ConvexProgram
 from skconvexrelu.solvers.ipm import ipm_iteration_flops
-from skconvexrelu.solvers.settings import SolverChoiceSettings
+from skconvexrelu.solvers.settings import SeedSettings, SolverChoiceSettings
 
 
 def _data(n=60, d=4):
@@ -70,14 +70,44 @@ def test_a_long_fit_warns_once_with_the_time_and_what_to_change():
     assert reg.score(X, y) > 0.5  # the warning does not change the fit
 
 
-def test_the_default_fit_is_bounded_and_never_warns():
-    """Its polish has a fixed budget (SeedSettings.polish_work), whatever the rates."""
+def test_the_default_polish_is_bounded_only_the_seed_can_warn():
+    """The polish has a fixed budget (SeedSettings.polish_work): under rates that make
+    everything slow only the seed network's training warns."""
     X, y = _data()
     reg = ConvexThreeLayerRegressor(random_state=0, solver_options=_slow())
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", LongFitWarning)
+    with pytest.warns(LongFitWarning) as record:
         reg.fit(X, y)
+    long = [str(w.message) for w in record if w.category is LongFitWarning]
+    assert len(long) == 1 and "seed network" in long[0]
+    assert "10 sub-networks of width 10, 500 Adam steps on 60 samples" in long[0]
     assert reg.solver_status_ in ("budget", "optimal")
+    with warnings.catch_warnings():  # at the default rates: quiet
+        warnings.simplefilter("error", LongFitWarning)
+        ConvexThreeLayerRegressor(random_state=0).fit(X, y)
+
+
+def test_a_seed_network_beyond_memory_is_refused_up_front():
+    X, y = _data()
+    reg = ConvexThreeLayerRegressor(n_arrangements=10**7)
+    with pytest.raises(ValueError, match="seed network of 10000000 sub-networks.*GiB.*fewer"):
+        reg.fit(X, y)
+
+
+def test_seed_estimates_follow_the_plan():
+    from skconvexrelu._expected_cost import seed_memory_bytes, seed_seconds
+    from skconvexrelu._seeding import seed_plan
+
+    settings = SeedSettings()
+    full = seed_plan(100, 10, 1, settings)  # full batches, 500 steps
+    assert (full.batch_size, full.n_steps, full.decay) == (None, 500, False)
+    mini = seed_plan(100_000, 10, 3, settings)  # 391 batches a pass: the step cap
+    assert (mini.batch_size, mini.n_steps, mini.decay) == (256, 20_000, True)
+    choice = SolverChoiceSettings(work_per_second=1.0)
+    assert seed_seconds(full, 100, 5, 10, choice) == 500 * 100 * 100 * 37
+    assert seed_seconds(mini, 100_000, 5, 10, choice) == 2 * 20_000 * 256 * 100 * 37
+    assert seed_memory_bytes(mini, 100_000, 5, 10) == 8 * (
+        6 * 256 * 100 + 3 * 100_000 * 100 + 6 * 100 * 5
+    )
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
