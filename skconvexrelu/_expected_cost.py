@@ -53,6 +53,13 @@ def _advice(name):
     )
 
 
+def _far_beyond(seconds, n_samples, n_features, choice, max_time):
+    """Whether ``seconds`` exceed ``choice.warn_seconds`` and ``choice.seconds_per_entry``
+    per entry of the data, with no ``max_time`` below that limit."""
+    limit = max(choice.warn_seconds, choice.seconds_per_entry * n_samples * n_features)
+    return seconds > limit and (max_time is None or max_time > limit)
+
+
 def warn_if_long(name, program, steps, choice, ipm_settings=None, max_time=None):
     """Warn (:class:`LongFitWarning`) when the solve is expected to take more than
     ``choice.warn_seconds`` and more than ``choice.seconds_per_entry`` per entry of the
@@ -61,8 +68,7 @@ def warn_if_long(name, program, steps, choice, ipm_settings=None, max_time=None)
     if seconds is None:
         return None
     n, d = program.Xt.shape
-    limit = max(choice.warn_seconds, choice.seconds_per_entry * n * d)
-    if seconds > limit and (max_time is None or max_time > limit):
+    if _far_beyond(seconds, n, d, choice, max_time):
         what = "interior-point method" if name == "ipm" else f"{steps} first-order steps"
         warnings.warn(
             f"This fit is expected to take about {seconds:.0f} s ({what} on {n} samples "
@@ -107,8 +113,7 @@ def check_seed(plan, n_samples, n_features, width, choice, max_time=None):
             "available. Use fewer n_arrangements or a smaller width."
         )
     seconds = seed_seconds(plan, n_samples, n_features, width, choice)
-    limit = max(choice.warn_seconds, choice.seconds_per_entry * n_samples * n_features)
-    if seconds > limit and (max_time is None or max_time > limit):
+    if _far_beyond(seconds, n_samples, n_features, choice, max_time):
         warnings.warn(
             f"This fit is expected to take about {seconds:.0f} s to train its seed network "
             f"({plan.n_subnetworks} sub-networks of width {width}, {plan.n_steps} Adam steps "

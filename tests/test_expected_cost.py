@@ -44,6 +44,12 @@ def _program_of(reg, X):
     return ConvexProgram(Xt, conf, 1)
 
 
+def _sampled(**params):
+    """A small regressor on random configurations (no seed network), solved to tol."""
+    base = dict(arrangements="random", solver="ipm", random_state=0, n_arrangements=3, width=2)
+    return ConvexThreeLayerRegressor(**{**base, **params})
+
+
 def _slow(**kwargs):
     """Settings under which every fit is expected to be slow."""
     return SolverChoiceSettings(work_per_second=1.0, flops_per_second=1.0, **kwargs)
@@ -51,15 +57,7 @@ def _slow(**kwargs):
 
 def test_a_long_fit_warns_once_with_the_time_and_what_to_change():
     X, y = _data()
-    reg = ConvexThreeLayerRegressor(
-        arrangements="random",
-        solver="ipm",
-        random_state=0,
-        n_arrangements=3,
-        width=2,
-        column_generation=2,
-        solver_options=_slow(),
-    )
+    reg = _sampled(column_generation=2, solver_options=_slow())
     with pytest.warns(LongFitWarning) as record:
         reg.fit(X, y)
     long = [w for w in record if w.category is LongFitWarning]
@@ -114,30 +112,14 @@ def test_seed_estimates_follow_the_plan():
 def test_an_unbounded_first_order_fit_advises_max_iter():
     pytest.importorskip("torch")
     X, y = _data()
-    reg = ConvexThreeLayerRegressor(
-        arrangements="random",
-        solver="native",
-        device="cpu",
-        random_state=0,
-        n_arrangements=3,
-        width=2,
-        max_iter=5,
-        solver_options=_slow(),
-    )
+    reg = _sampled(solver="native", device="cpu", max_iter=5, solver_options=_slow())
     with pytest.warns(LongFitWarning, match="5 first-order steps.*max_iter"):
         reg.fit(X, y)
 
 
 def test_an_interior_point_fit_advises_fewer_arrangements():
     X, y = _data()
-    reg = ConvexThreeLayerRegressor(
-        arrangements="random",
-        solver="ipm",
-        random_state=0,
-        n_arrangements=3,
-        width=2,
-        solver_options=_slow(),
-    )
+    reg = _sampled(solver_options=_slow())
     with pytest.warns(LongFitWarning, match="interior-point method.*n_arrangements"):
         reg.fit(X, y)
 
@@ -145,15 +127,7 @@ def test_an_interior_point_fit_advises_fewer_arrangements():
 def test_max_time_below_the_limit_or_a_fast_fit_stays_quiet():
     X, y = _data()
     for options, max_time in [(_slow(), 1.0), (SolverChoiceSettings(), None)]:
-        reg = ConvexThreeLayerRegressor(
-            arrangements="random",
-            solver="ipm",
-            random_state=0,
-            n_arrangements=3,
-            width=2,
-            solver_options=options,
-            max_time=max_time,
-        )
+        reg = _sampled(solver_options=options, max_time=max_time)
         with warnings.catch_warnings():
             warnings.simplefilter("error", LongFitWarning)
             reg.fit(X, y)
@@ -164,9 +138,7 @@ def test_the_limit_grows_with_the_data(per_entry, warns):
     """The same expected time (about 1,500 s) is quiet when the limit for the 200 x 5
     entries is 2,000 s and warns when it is 1,000 s."""
     X, y = _data(n=200, d=4)
-    reg = ConvexThreeLayerRegressor(
-        arrangements="random", solver="ipm", random_state=0, n_arrangements=3, width=2
-    )
+    reg = _sampled()
     est = expected_seconds(
         "ipm", _program_of(reg, X), 0, SolverChoiceSettings(flops_per_second=1.0)
     )
