@@ -213,7 +213,13 @@ class FitRun:
             plan = seed_plan(len(self.Xt), n_arrangements, self.Y.shape[1], self.seeding)
             check_seed(plan, *self.Xt.shape, self.width, self.choice, self.max_time)
             net, obj, conf = trained_configurations(
-                *data, self.width, self.fit_intercept, self.rng, n_arrangements, self.seeding
+                *data,
+                self.width,
+                self.fit_intercept,
+                self.rng,
+                n_arrangements,
+                self.seeding,
+                max_time=self.remaining(),
             )
             self.polish = budgeted
             self.report(

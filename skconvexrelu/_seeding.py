@@ -111,7 +111,7 @@ def seed_plan(n_samples, n_arrangements, n_outputs, settings):
 
 
 def trained_configurations(
-    Xt, Y, w, loss, beta, width, fit_intercept, rng, n_arrangements, settings
+    Xt, Y, w, loss, beta, width, fit_intercept, rng, n_arrangements, settings, max_time=None
 ):
     """The seed network of ``arrangements="trained"`` and the configurations to solve on.
 
@@ -121,7 +121,8 @@ def trained_configurations(
     :class:`~skconvexrelu.solvers.settings.SeedSettings`). Its distinct configurations are
     kept, at most ``settings.max_output_blocks // n_outputs`` of them (those of the
     sub-networks with the largest output weights), and random ones fill up to that count
-    when it has fewer.
+    when it has fewer. ``max_time`` (seconds) stops the seed's training early, keeping
+    its best recorded iterate.
 
     Returns
     -------
@@ -146,6 +147,7 @@ def trained_configurations(
         batch_size=plan.batch_size,
         decay=plan.decay,
         record_every=plan.batches,
+        max_time=max_time,
     )
     if mapping is not None:  # the same network on the given features
         net = _on_original_features(net, *mapping)

@@ -148,3 +148,18 @@ def test_the_limit_grows_with_the_data(per_entry, warns):
         warnings.simplefilter("always")
         reg.set_params(solver_options=choice).fit(X, y)
     assert any(w.category is LongFitWarning for w in caught) == warns
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_max_time_bounds_the_seed_network_too():
+    """6,000 sub-networks on 40 rows: the seed alone takes over half a minute; with
+    max_time=1 the fit returns a model within seconds."""
+    import time
+
+    X, y = _data(n=40)
+    reg = ConvexThreeLayerRegressor(n_arrangements=6000, max_time=1.0, random_state=0)
+    start = time.perf_counter()
+    reg.fit(X, y)
+    assert time.perf_counter() - start < 10.0
+    assert reg.solver_status_ == "max_time"
+    assert np.all(np.isfinite(reg.predict(X)))

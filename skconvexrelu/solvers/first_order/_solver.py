@@ -208,8 +208,9 @@ def _warn_early_stop(status, n_iter, crit, limits, settings, program):
         )
     elif status == "max_time":
         msg = (
-            f"first-order solver stopped after max_time={limits.max_time} s ({n_iter} "
-            f"iterations) {tail}. Increase max_time."
+            f"first-order solver stopped at the time limit (max_time: "
+            f"{limits.max_time:.3g} s were left for this solve; {n_iter} iterations) "
+            f"{tail}. Increase max_time."
         )
     else:
         msg = (

@@ -664,8 +664,9 @@ class InteriorPointRun:
             )
         if self.status == "max_time":
             return (
-                f"native solver stopped after max_time={self.max_time} s ({self.n_iter} "
-                f"iterations) {tail}; the best iterate is returned. Increase max_time."
+                f"native solver stopped at the time limit (max_time: {self.max_time:.3g} s "
+                f"were left for this solve; {self.n_iter} iterations) {tail}; the best "
+                "iterate is returned. Increase max_time."
             )
         return (
             f"native solver stopped after max_iter={self.max_iter} iterations {tail}; the "
