@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from ._arrangements import drop_useless, sample_configurations
 from ._certificate import dual_point, search_certificate
 from ._column_generation import find_violations, select_new
-from ._expected_cost import check_seed, warn_if_long
+from ._expected_cost import check_seed, first_order_step_work, warn_if_long
 from ._nonconvex import network_configurations
 from ._program import ConvexProgram
 from ._reconstruction import drop_round_off, network_objective, reconstruct_network
@@ -255,9 +255,7 @@ class FitRun:
         :class:`~skconvexrelu.solvers.settings.SeedSettings`)."""
         s = self.seeding
         steps = s.polish_steps if self.seed_point is not None else s.warm_steps
-        o, _, P, d, m = program.shape
-        work = program.Xt.shape[0] * o * 2 * P * m * (d + 32)
-        return min(steps, max(10, int(s.polish_work // work)))
+        return min(steps, max(10, int(s.polish_work // first_order_step_work(program))))
 
     def planned_steps(self):
         """The most steps a first-order solve takes in this fit (not a polish)."""
