@@ -20,11 +20,18 @@ from sklearn.utils import check_random_state
 
 @dataclass
 class Configurations:
-    """A set of ``P`` configurations for ``n`` samples and width ``m``."""
+    """A set of ``P`` configurations for ``n`` samples and width ``m``.
+
+    ``networks``, when known, is ``(W1 (P, d~, m), w2 (P, m))``: a sub-network whose
+    activation patterns on the data are each configuration (see
+    :func:`configurations_from_networks`). With it the patterns of any rows can be
+    computed again, which is how a fit on a Dask array builds each block's program.
+    """
 
     D1: np.ndarray
     signs: np.ndarray
     D2: np.ndarray
+    networks: tuple | None = None
 
     @property
     def n_configurations(self):
@@ -45,7 +52,8 @@ class Configurations:
 
     def subset(self, index):
         index = np.asarray(index, dtype=int)
-        return Configurations(self.D1[:, index, :], self.signs[index], self.D2[:, index])
+        nets = None if self.networks is None else tuple(a[index] for a in self.networks)
+        return Configurations(self.D1[:, index, :], self.signs[index], self.D2[:, index], nets)
 
     @staticmethod
     def stack(parts):
@@ -54,6 +62,7 @@ class Configurations:
             np.concatenate([c.D1 for c in parts], axis=1),
             np.concatenate([c.signs for c in parts], axis=0),
             np.concatenate([c.D2 for c in parts], axis=1),
+            _joined_networks(parts),
         )
 
     def concat(self, other):
@@ -64,12 +73,15 @@ class Configurations:
             if key not in seen:
                 seen.add(key)
                 keep.append(p)
-        other = other.subset(keep)
-        return Configurations(
-            np.concatenate([self.D1, other.D1], axis=1),
-            np.concatenate([self.signs, other.signs], axis=0),
-            np.concatenate([self.D2, other.D2], axis=1),
-        )
+        return Configurations.stack([self, other.subset(keep)])
+
+
+def _joined_networks(parts):
+    """The generating networks of ``parts`` one after the other (None unless every part
+    has them)."""
+    if any(c.networks is None for c in parts):
+        return None
+    return tuple(np.concatenate([c.networks[i] for c in parts]) for i in range(2))
 
 
 def configurations_from_networks(Xt, W1, w2):
@@ -94,7 +106,7 @@ def configurations_from_networks(Xt, W1, w2):
     D1 = Z >= 0
     signs = np.where(w2 >= 0, 1, -1).astype(np.int8)
     D2 = np.einsum("nkm,km->nk", np.maximum(Z, 0), w2) >= 0
-    return Configurations(D1, signs, D2)
+    return Configurations(D1, signs, D2, (np.asarray(W1), np.asarray(w2)))
 
 
 def _useful_indices(conf, seen):

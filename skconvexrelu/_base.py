@@ -1,5 +1,6 @@
 """What the regressor and the classifier share: parameters, the fit pipeline, predict."""
 
+import functools
 import numbers
 
 import numpy as np
@@ -8,6 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._dask import as_dask_rows, is_dask_collection
 from ._fit import fit_convex_program
 from ._losses import make_loss
 from ._reconstruction import network_forward
@@ -176,6 +178,10 @@ class BaseConvexThreeLayer(BaseEstimator):
 
     # ------------------------------------------------------------------------ fit
     def _fit(self, X, y, sample_weight=None):
+        if is_dask_collection(X):
+            from ._fit_dask import dask_fit
+
+            return dask_fit(self, X, y, sample_weight)
         X, Y, w, loss = self._validate_fit_data(X, y, sample_weight)
         self._check_solver_setup()
         X, basis = row_space(X)
@@ -307,6 +313,25 @@ class BaseConvexThreeLayer(BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.non_deterministic = False
         return tags
+
+
+def rowwise(method):
+    """``method(X)`` of a fitted estimator, and on a Dask array of rows a Dask array of
+    its results, computed block by block where the blocks are (nothing is gathered)."""
+
+    @functools.wraps(method)
+    def wrapper(self, X):
+        if not is_dask_collection(X):
+            return method(self, X)
+        check_is_fitted(self)
+        X = as_dask_rows(X, "X")
+        probe = method(self, np.zeros((1, X.shape[1]), dtype=X.dtype))
+        func = functools.partial(method, self)
+        if probe.ndim == 1:
+            return X.map_blocks(func, drop_axis=1, dtype=probe.dtype)
+        return X.map_blocks(func, chunks=(X.chunks[0], probe.shape[1:]), dtype=probe.dtype)
+
+    return wrapper
 
 
 def fit_context(func):

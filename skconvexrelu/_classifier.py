@@ -10,7 +10,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from ._base import BaseConvexThreeLayer, fit_context
+from ._base import BaseConvexThreeLayer, fit_context, rowwise
 from ._regressor import _ATTRS_DOC, _PARAMS_DOC
 
 
@@ -183,12 +183,15 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
         """
         return self._fit(X, y, sample_weight)
 
+    @rowwise
     def decision_function(self, X):
         """Network outputs: shape (n_samples,) for two classes, else (n_samples, n_classes).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            A Dask array gives a Dask array, computed block by block (so do
+            :meth:`predict` and :meth:`predict_proba`).
 
         Returns
         -------
@@ -197,6 +200,7 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
         F = self._forward(X)
         return F.ravel() if F.shape[1] == 1 else F
 
+    @rowwise
     def predict(self, X):
         """Predicted class labels.
 
@@ -214,6 +218,7 @@ class ConvexThreeLayerClassifier(ClassifierMixin, BaseConvexThreeLayer):
         return self.classes_[np.argmax(scores, axis=1)]
 
     @_only_with_proba
+    @rowwise
     def predict_proba(self, X):
         """Class probabilities (cross-entropy loss only).
 

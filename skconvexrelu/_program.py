@@ -66,6 +66,11 @@ class ConvexProgram:
         return self.Xt.shape[1]
 
     @property
+    def advice_rows(self):
+        """The rows advice on the data (conditioning, scaling) is judged from."""
+        return self.Xt
+
+    @property
     def shape(self):
         """Shape of the variable array ``U``."""
         P, m = self.conf.signs.shape

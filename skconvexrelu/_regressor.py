@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.utils._param_validation import StrOptions
 
-from ._base import BaseConvexThreeLayer, fit_context
+from ._base import BaseConvexThreeLayer, fit_context, rowwise
 
 _PARAMS_DOC = """
     beta : float or "auto", default="auto"
@@ -237,12 +237,14 @@ class ConvexThreeLayerRegressor(RegressorMixin, BaseConvexThreeLayer):
         """
         return self._fit(X, y, sample_weight)
 
+    @rowwise
     def predict(self, X):
         """Output of the rebuilt network.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            A Dask array gives a Dask array, computed block by block.
 
         Returns
         -------

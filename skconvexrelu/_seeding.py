@@ -10,7 +10,7 @@ convex optimum over configurations that include these is never above the network
 objective.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -152,6 +152,7 @@ def trained_configurations(
     if mapping is not None:  # the same network on the given features
         net = _on_original_features(net, *mapping)
         obj = objective(net, Xt, Y, w, loss, beta)
+        conf = replace(conf, networks=(net.W1, net.w2))  # same patterns, given features
     order = np.argsort(-np.abs(net.w3) * np.linalg.norm(net.w2, axis=1), kind="stable")
     conf = drop_useless(conf.subset(order))
     conf = conf.subset(np.arange(min(n_conf, conf.n_configurations)))

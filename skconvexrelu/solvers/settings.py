@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field, fields, replace
 
 __all__ = [
+    "DaskSettings",
     "FirstOrderSettings",
     "IPMSettings",
     "PreconditionerSettings",
@@ -398,7 +399,36 @@ class SeedSettings:
     auto_beta_rows: float = 1000
 
 
-_KINDS = (IPMSettings, FirstOrderSettings, SolverChoiceSettings, SeedSettings)
+@dataclass(frozen=True)
+class DaskSettings:
+    """A fit on a Dask array (rows in chunks, see the user guide's "Data larger than
+    memory").
+
+    Attributes
+    ----------
+    sample_rows : int, default=100000
+        The seed network (``arrangements="trained"``) and the random configurations are
+        made on at most this many rows, drawn at random and brought to the client: the
+        only rows of ``X`` that leave the workers. With fewer rows in all, every row is
+        used, and the fit is the in-memory fit of the same data.
+    block_elements : int, default=2**19
+        Entries of ``X~ U`` per slice of a block inside a task: the task's temporaries
+        are a few arrays of this size, whatever the chunks of ``X``.
+    """
+
+    sample_rows: int = 100_000
+    block_elements: int = 2**19
+
+    def __post_init__(self):
+        for name in ("sample_rows", "block_elements"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(
+                    f"DaskSettings.{name} must be a positive integer, got {value!r}."
+                )
+
+
+_KINDS = (IPMSettings, FirstOrderSettings, SolverChoiceSettings, SeedSettings, DaskSettings)
 
 
 def settings_of(options, kind):
@@ -415,7 +445,7 @@ def settings_of(options, kind):
         if not isinstance(item, _KINDS):
             raise TypeError(
                 "solver_options must be IPMSettings, FirstOrderSettings, "
-                "SolverChoiceSettings, SeedSettings or a list of them "
+                "SolverChoiceSettings, SeedSettings, DaskSettings or a list of them "
                 "(skconvexrelu.solvers.settings); "
                 f"got {type(item).__name__}."
             )

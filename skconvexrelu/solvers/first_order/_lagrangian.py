@@ -100,9 +100,23 @@ class AugmentedLagrangian:
             if self.bloss.envelope:
                 self.nu[sl] = self.bloss.value_grad(F + bb, sl, self.nu)[1]
 
+    def norm_products(self, Q, Q2, rho_unit):
+        """``(J^T W J Q, G^T C^2 G Q2 / n)``: one step of each power iteration."""
+        op, X = self.op, self.op.X
+        A, A2 = 0.0, 0.0
+        for sl in op.chunks:
+            Zb = op.block(X[sl] @ Q)
+            g, F = op.from_images(Zb, sl)
+            A = A + X[sl].T @ op.chunk_cotangent(sl, self.bloss.W[sl] * F)
+            Zb = op.block(X[sl] @ Q2)
+            g, F = op.from_images(Zb, sl)
+            R1, R2 = op.M1[sl] * Zb * rho_unit, op.M2[sl] * g * rho_unit
+            A2 = A2 + X[sl].T @ op.chunk_cotangent(sl, F * 0, R1, R2)
+        return A, A2
+
     def estimate_norms(self, rho_unit, n_power=5):
         """Largest eigenvalues of ``J^T W J`` and ``G^T C^2 G / n`` (power iteration)."""
-        op, be, X = self.op, self.be, self.op.X
+        op, be = self.op, self.be
         shape = (op.d, op.o, 2, op.P, op.m)
         Q = op.to_internal(np.moveaxis(np.random.default_rng(0).standard_normal(shape), 0, 3))
         Q2 = be.copy(Q)
@@ -110,18 +124,40 @@ class AugmentedLagrangian:
         for _ in range(n_power):
             Q = Q * (1.0 / max(np.sqrt(be.vdot(Q, Q)), 1e-300))
             Q2 = Q2 * (1.0 / max(np.sqrt(be.vdot(Q2, Q2)), 1e-300))
-            A, A2 = 0.0, 0.0
-            for sl in op.chunks:
-                Zb = op.block(X[sl] @ Q)
-                g, F = op.from_images(Zb, sl)
-                A = A + X[sl].T @ op.chunk_cotangent(sl, self.bloss.W[sl] * F)
-                Zb = op.block(X[sl] @ Q2)
-                g, F = op.from_images(Zb, sl)
-                R1, R2 = op.M1[sl] * Zb * rho_unit, op.M2[sl] * g * rho_unit
-                A2 = A2 + X[sl].T @ op.chunk_cotangent(sl, F * 0, R1, R2)
+            A, A2 = self.norm_products(Q, Q2, rho_unit)
             ests = [be.vdot(Q, A), be.vdot(Q2, A2)]
             Q, Q2 = A, A2
         return [max(float(e), 1e-300) * 1.1 for e in ests]
+
+    # ------------------------------------------------- the certificate's passes
+    def outputs_and_violation(self, Z):
+        """``(F, violation, max|Z|)`` at the point with images ``Z`` (see
+        :meth:`~._operator.ChunkedOperator.outputs_and_violation`)."""
+        return self.op.outputs_and_violation(Z)
+
+    def envelope_gradient(self, F, b):
+        """Minus the envelope's gradient at the outputs ``F + b`` (numpy ``(n, o)``)."""
+        be, op = self.be, self.op
+        r = np.empty((op.n, op.o))
+        bb = self.bvec(b)
+        for sl in op.chunks:
+            Fc = be.asarray(F[sl], op.dtype)
+            r[sl] = -be.to_numpy(self.bloss.value_grad(Fc + bb, sl, self.nu)[1])
+        return r
+
+    def dual_products(self, Z, r, rho_n):
+        """``J^T r + G^T C lambda^+`` (``(d~, K)``) with the multiplier estimate
+        ``lambda^+ = max(0, lambda - rho_n h(U))`` at the point with images ``Z``."""
+        be, op, X = self.be, self.op, self.op.X
+        rb = be.asarray(r, op.dtype)
+        Vd = None
+        for sl in op.chunks:
+            Zb = op.block(Z[sl])
+            g, _ = op.from_images(Zb, sl)
+            l1, l2 = self.multiplier_estimate(Zb, g, sl, rho_n)
+            part = X[sl].T @ op.chunk_cotangent(sl, rb[sl], l1, l2)
+            Vd = part if Vd is None else Vd + part
+        return Vd
 
     def prox(self, W, step):
         """Group soft-thresholding of the columns of ``W`` (the group norm's prox)."""

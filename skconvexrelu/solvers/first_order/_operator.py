@@ -5,6 +5,12 @@ import numpy as np
 from ..._operator import ProgramOperator
 
 
+def row_norms(Xt):
+    """``||x~_i||`` of every row (1 for a zero row), in float64."""
+    nx = np.sqrt(np.einsum("nd,nd->n", Xt, Xt, dtype=np.float64))
+    return np.where(nx > 0, nx, 1.0)
+
+
 class ChunkedOperator(ProgramOperator):
     """The program's map (:class:`~skconvexrelu._operator.ProgramOperator`) on one array
     backend, by chunks of samples, with the row scaling of the penalty.
@@ -22,14 +28,16 @@ class ChunkedOperator(ProgramOperator):
     chunk_elements : int
         Entries of ``X~ U`` per chunk of samples on a CPU; an accelerator takes every
         sample at once.
+    mean_norm : float, optional
+        ``mean_k ||x~_k||`` over all the samples of the program when ``program`` holds
+        only some of them (a block of rows of a larger one); default: over its own.
     """
 
-    def __init__(self, program, be, dtype, chunk_elements):
+    def __init__(self, program, be, dtype, chunk_elements, mean_norm=None):
         super().__init__(program, dtype, be)
-        Xt = program.Xt
-        nx = np.sqrt(np.einsum("nd,nd->n", Xt, Xt, dtype=np.float64))
-        nx = np.where(nx > 0, nx, 1.0)
-        c = nx.mean() / nx  # row scaling of the cone constraints of each sample
+        nx = row_norms(program.Xt)
+        mean_norm = nx.mean() if mean_norm is None else mean_norm
+        c = mean_norm / nx  # row scaling of the cone constraints of each sample
         n, P, m = self.n, self.P, self.m
         A1 = np.asarray(program.A1, dtype=np.float64)
         A2 = np.asarray(program.A2, dtype=np.float64)
@@ -52,6 +60,10 @@ class ChunkedOperator(ProgramOperator):
 
     def block(self, Zc):
         return Zc.reshape(Zc.shape[0], self.o, 2, self.P, self.m)
+
+    def image_buffer(self):
+        """An array for the images ``X~ V`` of one point, ``(n, K)``."""
+        return self.be.zeros((self.n, self.K), self.dtype)
 
     # maps --------------------------------------------------------------------
     def from_images(self, Zc, sl):

@@ -89,26 +89,30 @@ class _Progress:
             self.best_mark, self.mark_outer, self.mark_iter = crit, self.outer, self.n_iter
 
 
-def _setup(program, loss, Y, w, beta, fit_intercept, U0, b0, be, settings):
+def _setup(program, loss, Y, w, beta, fit_intercept, U0, b0, be, settings, al=None):
     """The initial point (zero or the warm start, intercept polished), the multipliers
-    at zero, the norm estimates and the penalty."""
+    at zero, the norm estimates and the penalty. ``al`` replaces the in-memory
+    :class:`~._lagrangian.AugmentedLagrangian` (the data passes of
+    :mod:`~._blockwise`)."""
     dtype = np.dtype(program.dtype)
-    op = ChunkedOperator(program, be, dtype, settings.chunk_elements)
-    n, o, K = op.n, op.o, op.K
+    n = program.n_samples
     Y = np.asarray(Y, dtype=np.float64).reshape(n, -1)
     w = np.asarray(w, dtype=np.float64)
-    bloss = BackendLoss(loss, Y, w, be, dtype, settings.rho_envelope)
-    al = AugmentedLagrangian(op, bloss, beta)
+    if al is None:
+        op = ChunkedOperator(program, be, dtype, settings.chunk_elements)
+        bloss = BackendLoss(loss, Y, w, be, dtype, settings.rho_envelope)
+        al = AugmentedLagrangian(op, bloss, beta)
+    op, bloss = al.op, al.bloss
     rho_unit = 1.0 / n  # the cone rows are weighted like the loss (weights 1/n)
     if U0 is None:
-        V = be.zeros((op.d, K), dtype)
+        V = be.zeros((op.d, op.K), dtype)
     else:
         V = op.to_internal(np.asarray(U0, dtype=dtype).reshape(program.shape))
-    b = np.zeros(o)
+    b = np.zeros(op.o)
     if fit_intercept and b0 is not None:
-        b = np.array(b0, dtype=np.float64).reshape(o)
-    Z = op.forward_into(V, be.zeros((n, K), dtype))
-    F0, _, _ = op.outputs_and_violation(Z)
+        b = np.array(b0, dtype=np.float64).reshape(op.o)
+    Z = op.forward_into(V, op.image_buffer())
+    F0, _, _ = al.outputs_and_violation(Z)
     lm = LossModel(loss, Y, w)  # intercept polish and hinge balance, shared with ipm
     if fit_intercept and b0 is None:
         b = lm.polish_intercept(F0, b)
@@ -117,7 +121,7 @@ def _setup(program, loss, Y, w, beta, fit_intercept, U0, b0, be, settings):
         Lj = max(Lj, 1.0)  # the intercept direction: sum_i w_i = 1
     rho = settings.rho_nonsmooth if bloss.envelope else settings.rho * bloss.curv
     Lip = bloss.curv * Lj + rho * Lg
-    state = FistaState(V, b, Z, be.zeros((n, K), dtype), be.zeros((n, K), dtype), Lip)
+    state = FistaState(V, b, Z, op.image_buffer(), op.image_buffer(), Lip)
     lip_floor = 0.1 * (bloss.curv * Lj + rho * Lg)
     return _Run(al, lm, state, rho, rho * rho_unit, lip_floor)
 
@@ -204,7 +208,7 @@ def _warn_early_stop(status, n_iter, crit, limits, settings, program):
             f"criterion fell by less than 10% over {settings.stall_outer} outer "
             f"iterations and {settings.stall_iters} steps, so more iterations would not "
             f"help) {tail}. To go further, "
-            f"{conditioning_advice(program.Xt, program.dtype)}."
+            f"{conditioning_advice(program.advice_rows, program.dtype)}."
         )
     elif status == "max_time":
         msg = (
@@ -295,19 +299,58 @@ def solve_first_order(
         ``solver`` is ``"native:al-fista"`` (``"native:al-fista[torch:cuda:0]"`` with a
         torch device); ``res.device`` is the device (None for NumPy).
     """
+    settings = FirstOrderSettings() if settings is None else settings
+    be = get_backend(device)
+    return run_first_order(
+        program,
+        loss,
+        Y,
+        w,
+        beta,
+        fit_intercept,
+        max_iter,
+        tol,
+        U0,
+        b0,
+        verbose,
+        max_time,
+        be,
+        settings,
+        budget,
+    )
+
+
+def run_first_order(
+    program,
+    loss,
+    Y,
+    w,
+    beta,
+    fit_intercept,
+    max_iter,
+    tol,
+    U0,
+    b0,
+    verbose,
+    max_time,
+    be,
+    settings,
+    budget,
+    al=None,
+):
+    """:func:`solve_first_order` on the backend ``be`` with its settings resolved;
+    ``al`` replaces the in-memory data passes (see :func:`_setup`)."""
     from tqdm.auto import tqdm
 
-    settings = FirstOrderSettings() if settings is None else settings
     t_start = time.perf_counter()
     tune_allocator()
-    be = get_backend(device)
     name = ALGO if be.device is None else f"{ALGO}[torch:{be.device}]"
     f32 = np.dtype(program.dtype) == np.float32
     tol_eff = max(float(tol), 1e-3) if f32 else float(tol)
     if max_iter is None:
         max_iter = default_max_iter(program, be.device, settings)
     limits = _Limits(tol_eff, tol_eff, int(max_iter), max_time, t_start)
-    run = _setup(program, loss, Y, w, float(beta), fit_intercept, U0, b0, be, settings)
+    run = _setup(program, loss, Y, w, float(beta), fit_intercept, U0, b0, be, settings, al)
     slack = 1e-5 if f32 else 1e-12  # rounding allowance of the backtracking test
     bar = tqdm(total=limits.max_iter, disable=not verbose or verbose > 1, desc=name)
     status, pr = _outer_loop(run, limits, settings, fit_intercept, slack, bar, verbose)
