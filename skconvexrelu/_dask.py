@@ -101,6 +101,31 @@ def _violation(Xb, conf, n_outputs, dtype, U, elements):
     return worst
 
 
+def _effect(Xb, conf, n_outputs, dtype, U, elements):
+    """``max_i |x~_i . u_j|`` over the block's rows, ``(o, 2, P, m)``."""
+    out = np.zeros(U.shape[:3] + U.shape[4:])
+    for sl in slices(len(Xb), U.size // U.shape[3], elements):
+        prog = block_program(Xb[sl], conf, n_outputs, dtype)
+        out = np.maximum(out, prog.column_effect(U))
+    return out
+
+
+def _block_violation(Xb, conf, n_outputs, dtype, U, elements):
+    out = np.zeros(U.shape[:3])
+    for sl in slices(len(Xb), U.size // U.shape[3], elements):
+        prog = block_program(Xb[sl], conf, n_outputs, dtype)
+        out = np.maximum(out, prog.block_violation(U))
+    return out
+
+
+def _round_off(Xb, conf, n_outputs, dtype, U, small, blocks, elements):
+    parts = [np.zeros((0, len(blocks)))]
+    for sl in slices(len(Xb), U.size // U.shape[3], elements):
+        prog = block_program(Xb[sl], conf, n_outputs, dtype)
+        parts.append(prog.round_off_outputs(U, small, blocks))
+    return np.concatenate(parts)
+
+
 def _row_norm_sum(Xb):
     from .solvers.first_order._operator import row_norms
 
@@ -196,6 +221,22 @@ class BlockwiseProgram:
         """The largest violation of the cone constraints (0 when feasible)."""
         args = (self.conf, self.n_outputs, self.dtype, U, self.block_elements)
         return float(max(self.map(_violation, *args), default=0.0))
+
+    def column_effect(self, U):
+        """``max_i |x~_i . u_j|`` of every column, shape ``(o, 2, P, m)``."""
+        args = (self.conf, self.n_outputs, self.dtype, U, self.block_elements)
+        return np.maximum.reduce(self.map(_effect, *args))
+
+    def block_violation(self, U):
+        """The largest violation of each block's cone constraints, shape ``(o, 2, P)``."""
+        args = (self.conf, self.n_outputs, self.dtype, U, self.block_elements)
+        return np.maximum.reduce(self.map(_block_violation, *args))
+
+    def round_off_outputs(self, U, small, blocks):
+        """See :meth:`skconvexrelu._program.ConvexProgram.round_off_outputs` (on the
+        client: ``n x len(blocks)`` numbers)."""
+        args = (self.conf, self.n_outputs, self.dtype, U, small, blocks, self.block_elements)
+        return np.concatenate(self.map(_round_off, *args))
 
     def active(self):
         """Which configurations' second ReLU is active on some row."""

@@ -14,7 +14,8 @@
    the seed network is returned instead when its objective is lower.
 
 With at most ``sample_rows`` rows the fit is, step for step, the in-memory fit of the
-same data (up to the order of floating-point sums). The targets, the weights and the
+same data (up to the order of floating-point sums), round-off columns dropped the same
+way. The targets, the weights and the
 outputs (``n x n_outputs`` numbers) are held on the client.
 """
 
@@ -23,15 +24,20 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_sample_weight, check_array
 
 from ._arrangements import drop_useless
 from ._dask import BlockConfigurations, BlockwiseProgram, as_dask_rows, is_dask_collection
-from ._fit import FitOutcome, FitRun
+from ._fit import DROP_FRACTION, FitOutcome, FitRun
 from ._losses import make_loss
-from ._nonconvex import network_configurations
+from ._nonconvex import network_configurations, to_mlp_layout
 from ._program import ConvexProgram
-from ._reconstruction import network_forward, network_penalty, reconstruct_network
+from ._reconstruction import (
+    drop_round_off,
+    network_forward,
+    network_penalty,
+    reconstruct_network,
+)
 from ._seeding import blocks_from_network
 from ._validation import check_feature_scale, check_fit_result
 from .solvers.first_order._blockwise import solve_first_order_blockwise
@@ -60,8 +66,8 @@ def check_blockwise_setup(est):
         )
 
 
-def _gathered(a, name):
-    """A 1- or 2-dimensional per-row input (targets, weights) as a NumPy array."""
+def _gathered(a):
+    """A per-row input (targets, weights) as a NumPy array on the client."""
     if a is None:
         return None
     return np.asarray(a.compute() if is_dask_collection(a) else a)
@@ -119,12 +125,12 @@ def dask_fit(est, X, y, sample_weight):
     est._check_solver_setup()
     settings = settings_of(est.solver_options, DaskSettings)
     X = _checked_rows(X)
-    y = _gathered(y, "y")
+    y = check_array(_gathered(y), ensure_2d=False, dtype=None, input_name="y")
     n, d = X.shape
     if len(y) != n:
         raise ValueError(f"X has {n} rows but y has {len(y)}.")
     sw = _check_sample_weight(
-        _gathered(sample_weight, "sample_weight"),
+        _gathered(sample_weight),
         np.empty((n, 0)),
         dtype=np.float64,
         ensure_non_negative=True,
@@ -200,7 +206,7 @@ def fit_blockwise(est, X, Xs, rows, Y, w, loss, beta, rng, scale, settings):
         f"{result.solver} {result.status} after {result.n_iter} iterations, objective "
         f"{result.objective * scale**2:.6g}, stopping criterion {result.stop_criterion:.2g}",
     )
-    data = (X, loss, Y, w, beta, fi)
+    data = (X, loss, Y, w, beta, fi, est.tol)
     if result.status == "budget":
         program, result.U = own_configurations_blockwise(program, result.U)
     out = network_of(program, result.U, result.intercept, *data)
@@ -242,10 +248,13 @@ def own_configurations_blockwise(program, U):
     return new, V
 
 
-def network_of(program, U, intercept, X, loss, Y, w, beta, fit_intercept):
+def network_of(program, U, intercept, X, loss, Y, w, beta, fit_intercept, tol):
     """``(U, intercept, objective, coefs, intercepts, program)`` of the point ``U``:
-    its rebuilt network and objective; when the point violates its cones the rebuilt
-    network's own objective, with a warning (as :func:`~skconvexrelu._fit._finish`)."""
+    round-off columns dropped, its rebuilt network and objective; when the point
+    violates its cones the rebuilt network's own objective, with a warning (as
+    :func:`~skconvexrelu._fit._finish`)."""
+    budget = DROP_FRACTION * tol
+    U = drop_round_off(program, U, intercept, loss, Y, w, beta, budget).astype(program.dtype)
     intercept = np.asarray(intercept, dtype=program.dtype)
     objective = program.objective(U, intercept, loss, Y, w, beta)
     coefs, intercepts = reconstruct_network(U, intercept, program.conf.signs, fit_intercept)
@@ -266,9 +275,15 @@ def network_of(program, U, intercept, X, loss, Y, w, beta, fit_intercept):
 
 
 def _keep_better_seed(out, seed_net, program, Xt_s, data):
-    """``(out, seed objective)``: the seed network's own point instead of ``out`` when
-    its objective on every row is lower (it is feasible on its own configurations)."""
-    X, loss, Y, w, beta, fi = data
+    """``(out, seed objective)``: the seed network's objective on every row, and its own
+    point instead of ``out`` when that is lower (it is feasible on its own
+    configurations), as :meth:`~skconvexrelu._fit.FitRun.finish` does."""
+    X, loss, Y, w, beta, fi, _ = data
+    coefs, intercepts = to_mlp_layout(seed_net, fi)
+    F = network_outputs(X, coefs, intercepts)
+    seed_objective = float(loss.value(F, Y, w) + network_penalty(coefs, beta))
+    if seed_objective >= out[2]:
+        return out, seed_objective
     conf = drop_useless(network_configurations(seed_net, Xt_s))
     sample = ConvexProgram(Xt_s, conf, Y.shape[1], program.dtype)
     U, b = blocks_from_network(seed_net, sample)
@@ -276,4 +291,4 @@ def _keep_better_seed(out, seed_net, program, Xt_s, data):
         program.Xt, conf, Y.shape[1], program.dtype, Xt_s, program.block_elements
     )
     seed = network_of(seed_program, U, b, *data)
-    return (seed if seed[2] < out[2] else out), seed[2]
+    return (seed if seed[2] < out[2] else out), seed_objective

@@ -125,6 +125,22 @@ class ConvexProgram:
         (0 where feasible), by chunks of samples."""
         return self.operator.block_violation(U, chunk)
 
+    def column_effect(self, U):
+        """``max_i |x~_i . u_j|`` of every column, shape ``(o, 2, P, m)``."""
+        return np.abs(self.first_layer(U)).max(axis=0, initial=0.0)
+
+    def round_off_outputs(self, U, small, blocks):
+        """The outputs the columns ``small`` (``(o, 2, P, m)`` booleans) of each block
+        ``(o, sigma, c)`` in ``blocks`` account for, with the block's output sign:
+        shape ``(n, len(blocks))``."""
+        Z = self.first_layer(U)
+        Z *= small
+        g = self.second_layer(Z)  # (n, o, 2, P)
+        out = np.empty((self.n_samples, len(blocks)), dtype=g.dtype)
+        for k, (o, s, c) in enumerate(blocks):
+            out[:, k] = g[:, o, s, c] * self.D2[:, c] * (1.0 if s == 0 else -1.0)
+        return out
+
     def cone_violation(self, U):
         """The largest violation of the cone constraints (0 when feasible)."""
         return float(self.block_violation(U).max(initial=0.0))

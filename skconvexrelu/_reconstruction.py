@@ -95,11 +95,13 @@ def drop_round_off(program, U, intercept, loss, Y, w, beta, budget=1e-7):
       so the network stays within about ``1.1 tol`` of the optimum the solver
       certified.
 
-    The cost is one pass over the data for the columns and one evaluation of the loss
-    per candidate block.
+    ``program`` is a :class:`~skconvexrelu._program.ConvexProgram` or a
+    :class:`~skconvexrelu._dask.BlockwiseProgram` (the passes over the data are its
+    methods). The cost is a pass over the data for the columns' effects and, when some
+    column is round-off, passes for the outputs and the candidate blocks, and one
+    evaluation of the loss per candidate block.
     """
-    Z = program.first_layer(U)  # (n, o, 2, P, m)
-    effect = np.abs(Z).max(axis=0, initial=0.0)
+    effect = program.column_effect(U)  # max_i |Xt u_j|, (o, 2, P, m)
     limit = max(1e-6 * effect.max(initial=0.0), 1e-7 * max(1.0, float(np.abs(Y).max())))
     small = effect <= limit
     # blocks that are exactly zero have nothing to drop (a point rebuilt on its own
@@ -112,23 +114,20 @@ def drop_round_off(program, U, intercept, loss, Y, w, beta, budget=1e-7):
         candidate &= ~(partial & worse)
     if not candidate.any():
         return U
-    F = program.outputs(program.second_layer(Z)) + intercept
-    # the outputs each block's round-off columns account for: (n, o, 2, P)
-    Z *= small
-    dF = program.second_layer(Z) * program.D2[:, None, None, :]
-    dF[:, :, 1] *= -1.0
-    del Z
+    F = program.forward(U) + intercept
+    blocks = np.argwhere(candidate)
+    # the outputs each candidate block's round-off columns account for: (n, blocks)
+    dF = program.round_off_outputs(U, small, blocks)
     norms = program.group_norms(U)
     penalty = float(beta * norms.sum())
     start = loss.value(F, Y, w) + penalty
     ceiling = start + budget * abs(start)
     keep = np.ones(small.shape[:-1], dtype=bool)
-    blocks = np.argwhere(candidate)
     largest = [effect[o, s, c][small[o, s, c]].max() for o, s, c in blocks]
-    order = np.argsort(largest, kind="stable")
-    for o, s, c in blocks[order]:
+    for k in np.argsort(largest, kind="stable"):
+        o, s, c = blocks[k]
         trial = F.copy()
-        trial[:, o] -= dF[:, o, s, c]
+        trial[:, o] -= dF[:, k]
         trial_penalty = penalty - float(beta * norms[o, s, c][small[o, s, c]].sum())
         if loss.value(trial, Y, w) + trial_penalty <= ceiling:
             F, penalty = trial, trial_penalty

@@ -165,3 +165,47 @@ def test_large_bench_phase_seconds_read_the_verbose_lines(monkeypatch):
         "[skconvexrelu] done: objective 0.09, 12 sub-networks (4.50 s)\n"
     )
     assert bench_large._phase_seconds(text) == {"seed": 1.5, "solve": 4.25, "done": 4.5}
+
+
+def test_dask_bench_agreement_rows_and_tables(monkeypatch, capsys):
+    if not (BENCH / "bench_dask.py").exists():  # pragma: no cover
+        pytest.skip("benchmarks/ not shipped with this copy")
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_dask
+
+    from skconvexrelu.solvers.settings import SeedSettings
+
+    def small_cluster(workers, memory_limit):
+        cluster = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=None
+        )
+        return cluster, distributed.Client(cluster)
+
+    def small_model(kind, make=bench_dask._model):
+        est = make(kind)
+        return est.set_params(
+            n_arrangements=2, width=3, solver_options=SeedSettings(polish_steps=20)
+        )
+
+    monkeypatch.setattr(bench_dask, "_cluster", small_cluster)
+    monkeypatch.setattr(bench_dask, "_model", small_model)
+    monkeypatch.setattr(bench_dask, "N_TEST", 100)
+    monkeypatch.setattr(bench_dask, "D", 3)
+    rows = bench_dask.main(["agree", "--n", "300", "--chunks", "3"])
+    assert [r["loss"] for r in rows] == ["squared", "cross_entropy"]
+    for r in rows:
+        assert r["relative_difference"] < 1e-9  # the same fit, in memory and on Dask
+        assert r["score_dask"] == pytest.approx(r["score_memory"], abs=1e-9)
+    out = capsys.readouterr().out
+    assert "| squared | 300 | 3 |" in out
+    X, y, Xte, yte = bench_dask._lazy_teacher(400, 150)
+    assert X.chunks[0] == (150, 150, 100) and y.shape == (400,) and Xte.shape == (100, 3)
+    table = bench_dask.large_table(
+        dict(
+            n=400, d=3, data_mb=0.01, memory_limit_mb=1.0, seconds=2.0, seed_seconds=1.0,
+            solve_seconds=0.5, steps=20, status="budget", worker_peak_mb=[200.0, 210.0],
+            client_peak_mb=300.0, r2=0.9,
+        )
+    )  # fmt: skip
+    assert "| 400 x 3 |" in table and "200, 210" in table

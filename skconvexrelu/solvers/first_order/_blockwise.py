@@ -70,15 +70,21 @@ def _unpack(state, sl, al):
         al.nu[...] = nu[sl]
 
 
-def _pack(parts, dtype):
-    """The block's multipliers, sparse (most cone rows are inactive), from its slices'
-    augmented Lagrangians."""
-    lam1 = sp.vstack([sp.csr_matrix(al.lam1.reshape(len(al.lam1), -1)) for al in parts])
-    lam2 = sp.vstack([sp.csr_matrix(al.lam2.reshape(len(al.lam2), -1)) for al in parts])
-    nu = None
-    if parts[0].nu is not None:
-        nu = np.concatenate([al.nu for al in parts]).astype(dtype)
-    return lam1.astype(dtype).tocsr(), lam2.astype(dtype).tocsr(), nu
+def _pack(al, dtype):
+    """The multipliers of one slice's augmented Lagrangian, sparse (most cone rows are
+    inactive)."""
+    rows = len(al.lam1)
+    lam1 = sp.csr_matrix(al.lam1.reshape(rows, -1), dtype=dtype)
+    lam2 = sp.csr_matrix(al.lam2.reshape(rows, -1), dtype=dtype)
+    return lam1, lam2, None if al.nu is None else al.nu.astype(dtype)
+
+
+def _stacked(parts):
+    """One block's multipliers from those of its slices."""
+    lam1 = sp.vstack([p[0] for p in parts], format="csr")
+    lam2 = sp.vstack([p[1] for p in parts], format="csr")
+    nu = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
+    return lam1, lam2, nu
 
 
 def _images(al, V):
@@ -105,8 +111,8 @@ def _task_update(Xb, Yb, wb, state, spec, V, b, rho_n):
     parts = []
     for _, al in spec.lagrangians(Xb, Yb, wb, state):
         al.update_multipliers(_images(al, V), b, rho_n)
-        parts.append(al)
-    return _pack(parts, spec.dtype)
+        parts.append(_pack(al, spec.dtype))  # the slice's dense arrays go here
+    return _stacked(parts)
 
 
 def _task_norms(Xb, Yb, wb, state, spec, Q, Q2, rho_unit):
@@ -138,6 +144,18 @@ def _task_dual(Xb, Yb, wb, state, rb, spec, V, rho_n):
     for sl, al in spec.lagrangians(Xb, Yb, wb, state):
         total = total + al.dual_products(_images(al, V), rb[sl], rho_n)
     return total
+
+
+def _on_workers(parts):
+    """The in-memory arrays ``parts`` where the tasks run: scattered to the workers of
+    the current ``distributed`` client, or in the local scheduler's graph."""
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):  # no distributed, or no client
+        return [dask.delayed(p) for p in parts]
+    return client.scatter(list(parts))
 
 
 class _Images:
@@ -180,20 +198,15 @@ class BlockwiseLagrangian(AugmentedLagrangian):
     """
 
     def __init__(self, program, loss, Y, w, beta, settings):
-        import dask.array as da
-
         self.program = program
         self.op = _Images(program)
         self.be = self.op.be
         self.beta = beta
         self.bloss = BackendLoss(loss, Y, w, self.be, self.op.dtype, settings.rho_envelope)
         self.spec = _Blocks(program, loss, beta, settings)
-        chunks = program.Xt.chunks[0]
-        Yd = da.from_array(np.asarray(Y, dtype=np.float64), chunks=(chunks, -1))
-        wd = da.from_array(np.asarray(w, dtype=np.float64), chunks=(chunks,))
-        # on the workers once, not with every pass; the arrays hold the persisted blocks
-        self._held = dask.persist(Yd, wd)
-        self.rows = tuple(list(a.to_delayed().ravel()) for a in self._held)
+        # on the workers once, not with every pass
+        w = np.asarray(w, dtype=np.float64)
+        self.rows = (_on_workers(program.row_blocks(Y)), _on_workers(program.row_blocks(w)))
         self.state = [None] * len(program.blocks)
 
     def _tasks(self, func, *args, extra=None):
@@ -242,12 +255,12 @@ class BlockwiseLagrangian(AugmentedLagrangian):
         return F, v / max(zmax, 1e-300), zmax
 
     def envelope_gradient(self, F, b):
-        extra = [dask.delayed(Fb) for Fb in self.program.row_blocks(np.asarray(F))]
+        extra = _on_workers(self.program.row_blocks(np.asarray(F)))
         b = np.asarray(b, dtype=np.float64)
         return np.concatenate(dask.compute(*self._tasks(_task_envelope, b, extra=extra)))
 
     def dual_products(self, Z, r, rho_n):
-        extra = [dask.delayed(rb) for rb in self.program.row_blocks(np.asarray(r))]
+        extra = _on_workers(self.program.row_blocks(np.asarray(r)))
         return self._sum(_task_dual, Z.copy(), rho_n, extra=extra)
 
 

@@ -190,7 +190,10 @@ def _outer_loop(run, limits, settings, fit_intercept, slack, bar, verbose):
         k = inner_solve(al, st, run.rho_n, ctl)
         pr.n_iter += k
         bar.update(k)
-        al.update_multipliers(st.Z, st.b, run.rho_n)
+        if pr.n_iter < limits.max_iter:
+            # with the steps spent the loop stops at the next certificate, which takes
+            # its own multiplier estimate: no update (a pass, and n x K multipliers)
+            al.update_multipliers(st.Z, st.b, run.rho_n)
         st.Lip = max(0.9 * st.Lip, run.lip_floor)
         inner_tol = max(settings.inner_decay * inner_tol, 0.1 * limits.tol)
         pr.outer += 1
