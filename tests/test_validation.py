@@ -422,7 +422,8 @@ def test_standardized_constant_column_does_not_warn(column):
 def _program(X, dtype=np.float64):
     from types import SimpleNamespace
 
-    return SimpleNamespace(Xt=np.c_[X, np.ones(len(X))].astype(dtype), dtype=np.dtype(dtype))
+    Xt = np.c_[X, np.ones(len(X))].astype(dtype)
+    return SimpleNamespace(Xt=Xt, advice_rows=Xt, dtype=np.dtype(dtype))
 
 
 def _standard(n=50, d=4):

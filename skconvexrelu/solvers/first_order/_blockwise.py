@@ -147,13 +147,15 @@ def _task_dual(Xb, Yb, wb, state, rb, spec, V, rho_n):
 
 
 def _on_workers(parts):
-    """The in-memory arrays ``parts`` where the tasks run: scattered to the workers of
-    the current ``distributed`` client, or in the local scheduler's graph."""
+    """The in-memory arrays ``parts`` where the tasks run: scattered to the workers when
+    the scheduler is a ``distributed`` client's, else in the graph."""
     try:
         from distributed import get_client
 
         client = get_client()
     except (ImportError, ValueError):  # no distributed, or no client
+        client = None
+    if client is None or dask.base.get_scheduler() != client.get:
         return [dask.delayed(p) for p in parts]
     return client.scatter(list(parts))
 
