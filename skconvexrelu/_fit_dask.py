@@ -27,7 +27,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_array
 
 from ._arrangements import drop_useless
-from ._dask import BlockConfigurations, BlockwiseProgram, as_dask_rows, is_dask_collection
+from ._dask import (
+    BlockConfigurations,
+    BlockwiseProgram,
+    as_dask_rows,
+    is_dask_collection,
+    slices,
+)
 from ._fit import DROP_FRACTION, FitOutcome, FitRun
 from ._losses import make_loss
 from ._nonconvex import network_configurations, to_mlp_layout
@@ -109,12 +115,22 @@ def _with_bias(X, fit_intercept):
     return da.concatenate([X, ones], axis=1).rechunk({1: -1})
 
 
-def network_outputs(X, coefs, intercepts):
+def _forward_rows(coefs, intercepts, Xb, elements):
+    """The network's outputs on the block ``Xb``, by slices of about ``elements``
+    hidden activations (bounded temporaries)."""
+    parts = [np.zeros((0, coefs[2].shape[1]))]
+    for sl in slices(len(Xb), coefs[0].shape[1], elements):
+        parts.append(network_forward(coefs, intercepts, Xb[sl]))
+    return np.concatenate(parts)
+
+
+def network_outputs(X, coefs, intercepts, elements=2**19):
     """The network's outputs on the rows of the Dask array ``X``, on the client."""
     import dask
 
     tasks = [
-        dask.delayed(network_forward)(coefs, intercepts, b) for b in X.to_delayed().ravel()
+        dask.delayed(_forward_rows)(coefs, intercepts, b, elements)
+        for b in X.to_delayed().ravel()
     ]
     return np.concatenate(dask.compute(*tasks))
 
@@ -259,7 +275,7 @@ def network_of(program, U, intercept, X, loss, Y, w, beta, fit_intercept, tol):
     objective = program.objective(U, intercept, loss, Y, w, beta)
     coefs, intercepts = reconstruct_network(U, intercept, program.conf.signs, fit_intercept)
     check_fit_result(coefs, intercepts, objective, solver=BLOCKWISE_SOLVER)
-    F = network_outputs(X, coefs, intercepts)
+    F = network_outputs(X, coefs, intercepts, program.block_elements)
     net_objective = loss.value(F, Y, w) + network_penalty(coefs, beta)
     if not abs(net_objective - objective) <= 1e-6 * max(abs(objective), 1e-12):
         warnings.warn(
@@ -280,7 +296,7 @@ def _keep_better_seed(out, seed_net, program, Xt_s, data):
     configurations), as :meth:`~skconvexrelu._fit.FitRun.finish` does."""
     X, loss, Y, w, beta, fi, _ = data
     coefs, intercepts = to_mlp_layout(seed_net, fi)
-    F = network_outputs(X, coefs, intercepts)
+    F = network_outputs(X, coefs, intercepts, program.block_elements)
     seed_objective = float(loss.value(F, Y, w) + network_penalty(coefs, beta))
     if seed_objective >= out[2]:
         return out, seed_objective
