@@ -70,7 +70,6 @@ class BlockConfigurations:
 def block_program(Xt, conf, n_outputs, dtype):
     """The in-memory program of the rows ``Xt`` on the configurations ``conf``."""
     full = configurations_from_networks(np.asarray(Xt, dtype=np.float64), *conf.networks)
-    full.signs = conf.signs
     return ConvexProgram(Xt, full, n_outputs, dtype=dtype)
 
 
@@ -78,52 +77,18 @@ def _active(Xb, conf, elements):
     """Which configurations' second ReLU is active on some row of the block."""
     out = np.zeros(conf.n_configurations, dtype=bool)
     for sl in slices(len(Xb), conf.signs.size, elements):
-        out |= configurations_from_networks(Xb[sl].astype(np.float64), *conf.networks).D2.any(
-            0
-        )
+        Xs = Xb[sl].astype(np.float64)
+        out |= configurations_from_networks(Xs, *conf.networks).D2.any(0)
     return out
 
 
-def _outputs(Xb, conf, n_outputs, dtype, U, elements):
-    """``F(U)`` without intercept of the block's rows, ``(rows, o)`` float64."""
-    parts = [np.zeros((0, n_outputs))]
-    for sl in slices(len(Xb), U.size // U.shape[3], elements):
-        prog = block_program(Xb[sl], conf, n_outputs, dtype)
-        parts.append(np.asarray(prog.forward(U), dtype=np.float64))
-    return np.concatenate(parts)
-
-
-def _violation(Xb, conf, n_outputs, dtype, U, elements):
-    """The largest violation of the block's cone constraints at ``U``."""
-    worst = 0.0
-    for sl in slices(len(Xb), U.size // U.shape[3], elements):
-        worst = max(worst, block_program(Xb[sl], conf, n_outputs, dtype).cone_violation(U))
-    return worst
-
-
-def _effect(Xb, conf, n_outputs, dtype, U, elements):
-    """``max_i |x~_i . u_j|`` over the block's rows, ``(o, 2, P, m)``."""
-    out = np.zeros(U.shape[:3] + U.shape[4:])
-    for sl in slices(len(Xb), U.size // U.shape[3], elements):
-        prog = block_program(Xb[sl], conf, n_outputs, dtype)
-        out = np.maximum(out, prog.column_effect(U))
-    return out
-
-
-def _block_violation(Xb, conf, n_outputs, dtype, U, elements):
-    out = np.zeros(U.shape[:3])
-    for sl in slices(len(Xb), U.size // U.shape[3], elements):
-        prog = block_program(Xb[sl], conf, n_outputs, dtype)
-        out = np.maximum(out, prog.block_violation(U))
-    return out
-
-
-def _round_off(Xb, conf, n_outputs, dtype, U, small, blocks, elements):
-    parts = [np.zeros((0, len(blocks)))]
-    for sl in slices(len(Xb), U.size // U.shape[3], elements):
-        prog = block_program(Xb[sl], conf, n_outputs, dtype)
-        parts.append(prog.round_off_outputs(U, small, blocks))
-    return np.concatenate(parts)
+def _per_slice(Xb, conf, n_outputs, dtype, elements, name, U, *args):
+    """``program.name(U, *args)`` of the in-memory program of each slice of the block."""
+    width = U.size // U.shape[3]
+    return [
+        getattr(block_program(Xb[sl], conf, n_outputs, dtype), name)(U, *args)
+        for sl in slices(len(Xb), width, elements)
+    ]
 
 
 def _row_norm_sum(Xb):
@@ -202,10 +167,14 @@ class BlockwiseProgram:
             self._mean_norm = sum(self.map(_row_norm_sum)) / self.n_samples
         return self._mean_norm
 
+    def _slices(self, name, U, *args):
+        """``program.name(U, *args)`` of every slice of every block, in row order."""
+        args = (self.conf, self.n_outputs, self.dtype, self.block_elements, name, U, *args)
+        return [part for parts in self.map(_per_slice, *args) for part in parts]
+
     def forward(self, U):
         """``F(U)`` without intercept, ``(n, o)`` on the client."""
-        args = (self.conf, self.n_outputs, self.dtype, U, self.block_elements)
-        return np.concatenate(self.map(_outputs, *args))
+        return np.concatenate(self._slices("forward", U)).astype(np.float64, copy=False)
 
     def objective(self, U, b, loss, Y, w, beta):
         """The convex objective ``L(F(U) + b) + beta * sum ||u_j||``."""
@@ -219,38 +188,36 @@ class BlockwiseProgram:
 
     def cone_violation(self, U):
         """The largest violation of the cone constraints (0 when feasible)."""
-        args = (self.conf, self.n_outputs, self.dtype, U, self.block_elements)
-        return float(max(self.map(_violation, *args), default=0.0))
+        return float(max(self._slices("cone_violation", U), default=0.0))
 
     def column_effect(self, U):
         """``max_i |x~_i . u_j|`` of every column, shape ``(o, 2, P, m)``."""
-        args = (self.conf, self.n_outputs, self.dtype, U, self.block_elements)
-        return np.maximum.reduce(self.map(_effect, *args))
+        return np.maximum.reduce(self._slices("column_effect", U))
 
     def block_violation(self, U):
         """The largest violation of each block's cone constraints, shape ``(o, 2, P)``."""
-        args = (self.conf, self.n_outputs, self.dtype, U, self.block_elements)
-        return np.maximum.reduce(self.map(_block_violation, *args))
+        return np.maximum.reduce(self._slices("block_violation", U))
 
     def round_off_outputs(self, U, small, blocks):
         """See :meth:`skconvexrelu._program.ConvexProgram.round_off_outputs` (on the
         client: ``n x len(blocks)`` numbers)."""
-        args = (self.conf, self.n_outputs, self.dtype, U, small, blocks, self.block_elements)
-        return np.concatenate(self.map(_round_off, *args))
+        return np.concatenate(self._slices("round_off_outputs", U, small, blocks))
 
     def active(self):
         """Which configurations' second ReLU is active on some row."""
         parts = self.map(_active, self.conf, self.block_elements)
         return np.logical_or.reduce(parts) if parts else np.zeros(0, dtype=bool)
 
-    def subset(self, index):
-        """The program on the configurations ``index``."""
-        index = np.asarray(index, dtype=int)
-        conf = BlockConfigurations(
-            self.conf.signs[index], tuple(a[index] for a in self.conf.networks)
-        )
+    def with_configurations(self, conf):
+        """The program on the same rows with the configurations ``conf``."""
         new = BlockwiseProgram(
             self.Xt, conf, self.n_outputs, self.dtype, self.advice_rows, self.block_elements
         )
         new._mean_norm = self._mean_norm
         return new
+
+    def subset(self, index):
+        """The program on the configurations ``index``."""
+        index = np.asarray(index, dtype=int)
+        nets = tuple(a[index] for a in self.conf.networks)
+        return self.with_configurations(BlockConfigurations(self.conf.signs[index], nets))
