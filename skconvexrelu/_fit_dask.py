@@ -47,7 +47,7 @@ from ._reconstruction import (
 from ._seeding import blocks_from_network
 from ._validation import check_feature_scale, check_fit_result
 from .solvers.first_order._blockwise import solve_first_order_blockwise
-from .solvers.settings import DaskSettings, FirstOrderSettings, settings_of
+from .solvers.settings import DaskSettings, settings_of
 
 #: the solver a fit on a Dask array runs, as ``solver_`` reports it
 BLOCKWISE_SOLVER = "native:al-fista[dask]"
@@ -213,7 +213,7 @@ def fit_blockwise(est, X, Xs, rows, Y, w, loss, beta, rng, scale, settings):
         b0=b0,
         verbose=max(est.verbose - 1, 0),
         max_time=fit.remaining(),
-        settings=settings_of(est.solver_options, FirstOrderSettings),
+        settings=fit.first_order_settings(),
         budget=fit.polish,
     )
     result.solver = BLOCKWISE_SOLVER

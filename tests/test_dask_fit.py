@@ -150,7 +150,9 @@ _ESTIMATORS = [
     (ConvexThreeLayerClassifier, {"loss": "cross_entropy", "classes": 3}),
 ]
 #: a shorter polish than the default keeps the cluster tests quick; the path is the same
-_SHORT = SeedSettings(polish_steps=40)
+_SHORT = SeedSettings(polish_steps=40, polish_dtype=None)
+#: the default single-precision polish: the same steps, sums in another order
+_SHORT32 = SeedSettings(polish_steps=40)
 
 
 def _labels(y, classes):
@@ -159,13 +161,17 @@ def _labels(y, classes):
     return np.digitize(y, np.quantile(y, np.linspace(0, 1, classes + 1)[1:-1]))
 
 
-@pytest.mark.parametrize("cls,params", _ESTIMATORS)
-def test_fit_on_local_cluster_equals_in_memory_fit(cluster, cls, params):
+@pytest.mark.parametrize(
+    "cls,params,options,rel",
+    [(cls, params, _SHORT, 1e-9) for cls, params in _ESTIMATORS]
+    + [(ConvexThreeLayerRegressor, {}, _SHORT32, 1e-5)],
+)
+def test_fit_on_local_cluster_equals_in_memory_fit(cluster, cls, params, options, rel):
     params = dict(params)
     classes = params.pop("classes", 2 if cls is ConvexThreeLayerClassifier else None)
     X, y = _teacher(480)
     y = _labels(y, classes)
-    params.update(n_arrangements=3, width=4, random_state=0, solver_options=_SHORT)
+    params.update(n_arrangements=3, width=4, random_state=0, solver_options=options)
     memory = cls(**params).fit(X, y)
     objective, pred = memory.objective_, memory.predict(X)
     Xd = da.from_array(X, chunks=(160, -1)).persist()
@@ -173,13 +179,13 @@ def test_fit_on_local_cluster_equals_in_memory_fit(cluster, cls, params):
     assert fitted.solver_ == "native:al-fista[dask]"
     assert fitted.solver_status_ == memory.solver_status_
     assert fitted.n_iter_ == memory.n_iter_
-    assert fitted.objective_ == pytest.approx(objective, rel=1e-9)
-    assert fitted.nonconvex_objective_ == pytest.approx(memory.nonconvex_objective_, rel=1e-9)
+    assert fitted.objective_ == pytest.approx(objective, rel=rel)
+    assert fitted.nonconvex_objective_ == pytest.approx(memory.nonconvex_objective_, rel=rel)
     assert fitted.n_subnetworks_ == memory.n_subnetworks_
     lazy = fitted.predict(Xd)
     assert isinstance(lazy, da.Array)
     if classes is None:
-        np.testing.assert_allclose(lazy.compute(), pred, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(lazy.compute(), pred, rtol=100 * rel, atol=1e-9)
     else:
         np.testing.assert_array_equal(lazy.compute(), pred)
 

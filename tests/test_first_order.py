@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skconvexrelu._backend import get_backend
 from skconvexrelu.solvers.first_order import default_max_iter, solve_first_order
-from skconvexrelu.solvers.settings import FirstOrderSettings
+from skconvexrelu.solvers.settings import FirstOrderSettings, SeedSettings
 
 DEFAULT_MAX_ITER = FirstOrderSettings().max_iter
 
@@ -373,3 +373,30 @@ def test_budget_returns_the_latest_iterate_not_the_best_criterion():
     assert res.status == "budget" and best.status == "max_iter"
     assert res.objective == pytest.approx(res.history[-1], rel=1e-10)
     assert best.stop_criterion <= res.stop_criterion
+
+
+@pytest.mark.parametrize("loss", ["squared", "cross_entropy"])
+def test_single_precision_run_of_a_double_precision_program(loss):
+    """``FirstOrderSettings(dtype="float32")``: the same method on float32 copies of the
+    data; the point comes back in the program's precision, its objective is the
+    program's at that point, within the floored ``tol`` (1e-3) of cvxpy's optimum."""
+    program, loss, Y, w, beta = small_problem(loss, n=60)
+    res = solve_first_order(
+        program, loss, Y, w, beta, settings=FirstOrderSettings(dtype="float32")
+    )
+    assert res.status == "optimal"
+    assert res.stop_criterion <= 1e-3
+    assert res.U.dtype == np.float64
+    obj = program.objective(res.U, res.intercept, loss, Y, w, beta)
+    assert obj == pytest.approx(res.objective, rel=1e-10)
+    ref = reference_solution(program, loss, Y, w, beta)
+    assert ref.objective <= res.objective * (1 + 1e-6)
+    assert res.objective == pytest.approx(ref.objective, rel=2e-3)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: FirstOrderSettings(dtype="float16"), lambda: SeedSettings(polish_dtype=1)]
+)
+def test_precision_settings_are_checked(make):
+    with pytest.raises(ValueError, match="must be None, 'float32' or 'float64'"):
+        make()

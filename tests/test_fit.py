@@ -101,7 +101,12 @@ def test_polish_budget_shrinks_only_on_very_large_programs():
     from types import SimpleNamespace
 
     def program(n, o=1, P=10, d=8, m=10):
-        return SimpleNamespace(Xt=np.zeros((n, 1)), shape=(o, 2, P, d, m))
+        return SimpleNamespace(
+            Xt=np.zeros((n, 1)),
+            shape=(o, 2, P, d, m),
+            n_outputs=o,
+            conf=SimpleNamespace(n_configurations=P),
+        )
 
     fit = _fit_run(solver_options=SeedSettings(polish_work=4e7))
     fit.seed_point = (None, None)
@@ -111,8 +116,12 @@ def test_polish_budget_shrinks_only_on_very_large_programs():
     assert fit.polish_budget(program(100, o=2)) == 25  # two outputs: twice the columns
     assert fit.polish_budget(program(100, d=168)) == 10  # 200 features: 5 times the work
     assert fit.polish_budget(program(10_000)) == 10  # never fewer than 10
+    # fewer configurations than outputs cannot hold the seed: no polish from it
+    assert fit.polish_budget(program(20, o=4, P=2)) == 0
+    assert fit.polish_budget(program(20, o=3, P=3)) > 0
     fit.seed_point = None  # from a previous solution: warm_steps
     assert fit.polish_budget(program(20)) == 50
+    assert fit.polish_budget(program(20, o=4, P=2)) == 50
     default = _fit_run()
     default.seed_point = (None, None)
     assert default.polish_budget(program(1_000_000, d=51)) == 60
@@ -404,3 +413,49 @@ def test_property_regressor(solver, problem):
 @given(problem=_problems("classifier"))
 def test_property_classifier(solver, loss, problem):
     _check_property("classifier", solver, loss, problem)
+
+
+def test_the_polish_runs_in_single_precision_unless_told_otherwise(monkeypatch):
+    """The budgeted polish gets ``FirstOrderSettings.dtype="float32"`` by default; a
+    ``dtype`` the user sets wins, and ``polish_dtype=None`` keeps the data's precision.
+    The returned point is in the data's precision and ``objective_`` is the network's."""
+    from skconvexrelu.solvers.first_order import solve_first_order
+
+    calls = []
+    monkeypatch.setattr(solvers, "_load_first_order", lambda: _spy(calls, solve_first_order))
+    X, y = _regression(n=60)
+    common = dict(width=4, n_arrangements=4, random_state=0)
+    options = {
+        "float32": None,
+        "float64": FirstOrderSettings(dtype="float64"),
+        None: SeedSettings(polish_dtype=None),
+    }
+    for expected, option in options.items():
+        est = ConvexThreeLayerRegressor(solver_options=option, **common).fit(X, y)
+        assert calls[-1]["budget"] is True
+        assert calls[-1]["settings"].dtype == expected
+        assert est.coefs_[0].dtype == np.float64
+        assert est.objective_ == pytest.approx(_network_objective(est, X, y), rel=1e-9)
+
+
+def test_single_precision_polish_ends_where_the_double_precision_one_does():
+    X, y = _regression(n=80)
+    common = dict(width=4, n_arrangements=4, random_state=0)
+    single = ConvexThreeLayerRegressor(**common).fit(X, y)
+    double = ConvexThreeLayerRegressor(
+        solver_options=SeedSettings(polish_dtype=None), **common
+    ).fit(X, y)
+    assert single.n_iter_ == double.n_iter_ > 0
+    assert single.objective_ == pytest.approx(double.objective_, rel=1e-4)
+    np.testing.assert_allclose(single.predict(X), double.predict(X), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("classes,polished", [(3, True), (4, False)])
+def test_no_polish_when_the_program_cannot_hold_the_seed(classes, polished):
+    """Four classes at the default ``max_output_blocks`` leave two configurations for
+    four outputs: the fit is the seed network, with no first-order steps."""
+    X, y = make_blobs(240, n_features=4, centers=classes, cluster_std=3.0, random_state=0)
+    est = ConvexThreeLayerClassifier(width=4, random_state=0).fit(X, y)
+    assert (est.n_iter_ > 0) == polished
+    assert est.objective_ <= est.nonconvex_objective_ * (1 + 1e-9)
+    assert est.objective_ == pytest.approx(_network_objective(est, X, y), rel=1e-9)

@@ -328,3 +328,22 @@ def test_hinge_smoothing_stays_inside_the_hinge_dual_box():
         alpha = r * Y
         assert np.all(alpha >= 0) and np.all(alpha <= lm.W)
         assert np.all(Dd[w > 0] > 0)
+
+
+def test_softmax_loss_is_stable_at_extreme_scores():
+    """Value, gradient and derivatives of the softmax loss equal scipy's log-sum-exp
+    formulas, also where ``exp`` of the scores overflows or underflows."""
+    from scipy.special import logsumexp, softmax
+
+    rng = np.random.default_rng(0)
+    F = rng.normal(size=(40, 4)) * np.array([1.0, 30.0, 800.0, 1e-3])[:, None].repeat(10, 0)
+    Y = np.eye(4)[rng.integers(0, 4, 40)]
+    w = np.full(40, 1 / 40)
+    loss = SoftmaxLoss()
+    expected = w @ (logsumexp(F, axis=1) - np.sum(Y * F, axis=1))
+    assert loss.value(F, Y, w) == pytest.approx(expected, rel=1e-13)
+    P = softmax(F, axis=1)
+    np.testing.assert_allclose(loss.gradient(F, Y, w), w[:, None] * (P - Y), atol=1e-15)
+    r, _, Pm = loss.derivatives(F, Y, w[:, None], 0.0)
+    np.testing.assert_allclose(Pm, P, atol=1e-15)
+    assert np.all(np.isfinite(r))

@@ -29,7 +29,7 @@ from ..._backend import NumpyBackend
 from ..._dask import block_program, slices
 from ._lagrangian import AugmentedLagrangian
 from ._loss import BackendLoss
-from ._operator import ChunkedOperator
+from ._operator import ChunkedOperator, working_dtype
 
 
 class _Blocks:
@@ -38,7 +38,7 @@ class _Blocks:
     def __init__(self, program, loss, beta, settings):
         self.conf = program.conf
         self.o = program.n_outputs
-        self.dtype = program.dtype
+        self.dtype = working_dtype(program, settings)
         self.loss = loss
         self.beta = beta
         self.settings = settings
@@ -168,9 +168,9 @@ class _Images:
     to_blocks = ChunkedOperator.to_blocks
     column_norms = ChunkedOperator.column_norms
 
-    def __init__(self, program):
+    def __init__(self, program, dtype):
         self.be = NumpyBackend()
-        self.dtype = np.dtype(program.dtype)
+        self.dtype = dtype
         self.o, _, self.P, self.d, self.m = program.shape
         self.n = program.n_samples
         self.K = self.o * 2 * self.P * self.m
@@ -201,7 +201,7 @@ class BlockwiseLagrangian(AugmentedLagrangian):
 
     def __init__(self, program, loss, Y, w, beta, settings):
         self.program = program
-        self.op = _Images(program)
+        self.op = _Images(program, working_dtype(program, settings))
         self.be = self.op.be
         self.beta = beta
         self.bloss = BackendLoss(loss, Y, w, self.be, self.op.dtype, settings.rho_envelope)

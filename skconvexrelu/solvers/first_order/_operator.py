@@ -5,6 +5,12 @@ import numpy as np
 from ..._operator import ProgramOperator
 
 
+def working_dtype(program, settings):
+    """The precision of the method's arrays: ``settings.dtype`` when given, else the
+    program's."""
+    return np.dtype(program.dtype if settings.dtype is None else settings.dtype)
+
+
 def row_norms(Xt):
     """``||x~_i||`` of every row (1 for a zero row), in float64."""
     nx = np.sqrt(np.einsum("nd,nd->n", Xt, Xt, dtype=np.float64))

@@ -18,7 +18,7 @@ from ._certificate import certificate
 from ._fista import FistaState, InnerControl, inner_solve, out_of_time
 from ._lagrangian import AugmentedLagrangian
 from ._loss import BackendLoss
-from ._operator import ChunkedOperator
+from ._operator import ChunkedOperator, working_dtype
 
 ALGO = "native:al-fista"
 
@@ -94,7 +94,7 @@ def _setup(program, loss, Y, w, beta, fit_intercept, U0, b0, be, settings, al=No
     at zero, the norm estimates and the penalty. ``al`` replaces the in-memory
     :class:`~._lagrangian.AugmentedLagrangian` (the data passes of
     :mod:`~._blockwise`)."""
-    dtype = np.dtype(program.dtype)
+    dtype = working_dtype(program, settings)
     n = program.n_samples
     Y = np.asarray(Y, dtype=np.float64).reshape(n, -1)
     w = np.asarray(w, dtype=np.float64)
@@ -348,7 +348,7 @@ def run_first_order(
     t_start = time.perf_counter()
     tune_allocator()
     name = ALGO if be.device is None else f"{ALGO}[torch:{be.device}]"
-    f32 = np.dtype(program.dtype) == np.float32
+    f32 = working_dtype(program, settings) == np.float32
     tol_eff = max(float(tol), 1e-3) if f32 else float(tol)
     if max_iter is None:
         max_iter = default_max_iter(program, be.device, settings)
