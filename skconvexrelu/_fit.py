@@ -81,6 +81,14 @@ def _pad(U, n_configurations):
     return np.concatenate([U, np.zeros(shape, dtype=U.dtype)], axis=2)
 
 
+def _holds_seed(program):
+    """Whether ``program`` can hold a sub-network of the seed for every output: not with
+    fewer configurations than outputs (``SeedSettings.max_output_blocks``). The polish
+    then starts far above the seed and did not come back to it within its budget on any
+    set measured (4 to 10 classes), so the fit is the seed network."""
+    return program.conf.n_configurations >= program.n_outputs
+
+
 def _finish(program, U, intercept, loss, Y, w, beta, fit_intercept, solver, tol):
     """Drop round-off columns, rebuild the network, and make ``objective`` describe it.
 
@@ -257,11 +265,7 @@ class FitRun:
         s = self.seeding
         if self.seed_point is None:
             steps = s.warm_steps
-        elif program.conf.n_configurations < program.n_outputs:
-            # fewer configurations than outputs (SeedSettings.max_output_blocks): the
-            # program cannot hold a sub-network of the seed for every output, so the
-            # polish starts far above the seed and has not come back to it within the
-            # budget on any set measured (4 to 10 classes); the fit is the seed network
+        elif not _holds_seed(program):
             return 0
         else:
             steps = s.polish_steps
@@ -361,6 +365,13 @@ class FitRun:
         if U0 is not None:
             U0 = _pad(U0, program.conf.n_configurations)
         result = self.solve(program, U0, b0)
+        if self.polish and seed_net is not None and not _holds_seed(program):
+            self.report(
+                "solve",
+                f"no polish: {program.conf.n_configurations} configurations for "
+                f"{program.n_outputs} outputs cannot hold the seed network",
+            )
+            return result
         self.report(
             "solve",
             f"{result.solver} {result.status} after {result.n_iter} iterations, objective "

@@ -451,11 +451,14 @@ def test_single_precision_polish_ends_where_the_double_precision_one_does():
 
 
 @pytest.mark.parametrize("classes,polished", [(3, True), (4, False)])
-def test_no_polish_when_the_program_cannot_hold_the_seed(classes, polished):
+def test_no_polish_when_the_program_cannot_hold_the_seed(classes, polished, capsys):
     """Four classes at the default ``max_output_blocks`` leave two configurations for
-    four outputs: the fit is the seed network, with no first-order steps."""
+    four outputs: the fit is the seed network, with no first-order steps, and
+    ``verbose=1`` says why."""
     X, y = make_blobs(240, n_features=4, centers=classes, cluster_std=3.0, random_state=0)
-    est = ConvexThreeLayerClassifier(width=4, random_state=0).fit(X, y)
+    est = ConvexThreeLayerClassifier(width=4, random_state=0, verbose=1).fit(X, y)
+    solve_line = capsys.readouterr().out.splitlines()[1]
+    assert ("no polish: 2 configurations for 4 outputs" in solve_line) == (not polished)
     assert (est.n_iter_ > 0) == polished
     assert est.objective_ <= est.nonconvex_objective_ * (1 + 1e-9)
     assert est.objective_ == pytest.approx(_network_objective(est, X, y), rel=1e-9)
