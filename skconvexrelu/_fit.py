@@ -273,10 +273,13 @@ class FitRun:
 
     def first_order_settings(self):
         """The first-order method's settings; a polish runs in
-        ``SeedSettings.polish_dtype`` unless ``FirstOrderSettings.dtype`` is set."""
+        ``SeedSettings.polish_dtype`` unless ``FirstOrderSettings.dtype`` is set, and
+        with ``SeedSettings.polish_signs`` unless ``FirstOrderSettings.signs`` is."""
         settings = self.settings["al-fista"]
         if self.polish and settings.dtype is None:
             settings = replace(settings, dtype=self.seeding.polish_dtype)
+        if self.polish and settings.signs == "both":
+            settings = replace(settings, signs=self.seeding.polish_signs)
         return settings
 
     def planned_steps(self):

@@ -52,6 +52,7 @@ class ProgramOperator:
         self.X = self._put(program.Xt)
         self.n, self.d = program.Xt.shape
         self.o, _, self.P, _, self.m = program.shape
+        self.S = 2  # output signs per configuration (see the first-order operator)
         self.K = self.o * 2 * self.P * self.m
         self.S1 = self._put(program.S1)  # (n, P, m): s_cj D1_ncj
         self.A1 = self._put(program.A1)  # (n, P, m): first-layer cone signs
@@ -81,6 +82,11 @@ class ProgramOperator:
         """``F`` of shape ``(n, o)``, without intercept."""
         return self.be.einsum("nosp,np,s->no", g, self.D2[rows], self.sig)
 
+    def output_weights(self, rows=_ALL):
+        """``sigma_s D2[n, c]`` broadcast as ``(n, 1, 2, P)``: the weight of ``g`` in
+        ``F``."""
+        return self.sig[None, None, :, None] * self.D2[rows][:, None, None, :]
+
     def forward(self, U, rows=_ALL):
         """``F(U)`` without intercept."""
         return self.outputs(self.second_layer(self.first_layer(U, rows), rows), rows)
@@ -103,15 +109,11 @@ class ProgramOperator:
         ``y1``, ``y2`` on the cone rows. With ``signed=True`` the ``y`` already carry the
         cone signs (``A1 * y1``, ``A2 * y2``) or any other row weights."""
         nr = self.X[rows].shape[0]
-        Wg = self.be.zeros((nr, self.o, 2, self.P), self.dtype)
+        Wg = self.be.zeros((nr, self.o, self.S, self.P), self.dtype)
         if y2 is not None:
             Wg += y2 if signed else self.A2[rows][:, None, None] * y2
         if R is not None:
-            Wg += (
-                R[:, :, None, None]
-                * self.sig[None, None, :, None]
-                * self.D2[rows][:, None, None, :]
-            )
+            Wg += R[:, :, None, None] * self.output_weights(rows)
         WZ = self.S1[rows][:, None, None] * Wg[..., None]
         if y1 is not None:
             WZ += y1 if signed else self.A1[rows][:, None, None] * y1

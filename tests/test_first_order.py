@@ -400,3 +400,83 @@ def test_single_precision_run_of_a_double_precision_program(loss):
 def test_precision_settings_are_checked(make):
     with pytest.raises(ValueError, match="must be None, 'float32' or 'float64'"):
         make()
+
+
+def _kept_operator(program, U):
+    """The operator keeping the sign of the larger block of ``U`` per output and
+    configuration, and ``U`` with the other blocks zeroed."""
+    from skconvexrelu.solvers.first_order._operator import ChunkedOperator, kept_signs
+
+    signs = kept_signs(U, FirstOrderSettings(signs="start"))
+    op = ChunkedOperator(program, get_backend(None), np.float64, 2**18, signs=signs)
+    Ur = U.copy()
+    o, c = np.indices(signs.shape)
+    Ur[o, 1 - signs, c] = 0.0
+    return op, Ur, signs
+
+
+def test_kept_signs_operator_is_the_restriction_of_the_program():
+    """With one sign kept per output and configuration the operator computes the
+    program's outputs of the blocks it keeps, and its adjoint is the program's adjoint
+    on those blocks' columns (outputs and both cone rows)."""
+    from skconvexrelu.solvers.first_order._operator import ChunkedOperator
+
+    program, _, _, _, _ = small_problem("squared", n=40, n_outputs=2, P=4)
+    rng = np.random.default_rng(0)
+    U = rng.standard_normal(program.shape)
+    op, Ur, signs = _kept_operator(program, U)
+    assert op.K == U[:, 0].size // op.d and op.S == 1
+    V = op.to_internal(U)
+    np.testing.assert_array_equal(op.to_blocks(V), Ur)
+    Z = op.forward_into(V, op.image_buffer())
+    _, F = op.from_images(op.block(Z), slice(None))
+    np.testing.assert_allclose(F, program.forward(Ur), rtol=1e-12, atol=1e-12)
+
+    full = ChunkedOperator(program, get_backend(None), np.float64, 2**18)
+    n, o, P, m = op.n, op.o, op.P, op.m
+    R = rng.standard_normal((n, o))
+    y1, y2 = rng.standard_normal((n, o, 1, P, m)), rng.standard_normal((n, o, 1, P))
+    y1f, y2f = np.zeros((n, o, 2, P, m)), np.zeros((n, o, 2, P))
+    oo, cc = np.indices(signs.shape)
+    y1f[:, oo, signs, cc], y2f[:, oo, signs, cc] = y1[:, :, 0], y2[:, :, 0]
+    rows = slice(None)
+    kept = op.to_blocks(op.X.T @ op.chunk_cotangent(rows, R, y1, y2))
+    whole = full.to_blocks(full.X.T @ full.chunk_cotangent(rows, R, y1f, y2f))
+    np.testing.assert_allclose(kept[oo, signs, cc], whole[oo, signs, cc], rtol=1e-12)
+    assert np.all(kept[oo, 1 - signs, cc] == 0)
+
+
+@pytest.mark.parametrize("loss", ["squared", "cross_entropy", "hinge"])
+def test_kept_signs_certificate_bounds_the_whole_program(loss):
+    """The lower bound of the certificate with one sign kept is a lower bound on the
+    optimum of the whole program (cvxpy's), also where the kept blocks alone are far
+    from it."""
+    from skconvexrelu._losses import LossModel
+    from skconvexrelu.solvers.first_order._certificate import certificate
+    from skconvexrelu.solvers.first_order._lagrangian import AugmentedLagrangian
+    from skconvexrelu.solvers.first_order._loss import BackendLoss
+
+    program, lossf, Y, w, beta = small_problem(loss, n=60)
+    ref = reference_solution(program, lossf, Y, w, beta)
+    kept = solve_first_order(
+        program, lossf, Y, w, beta, U0=ref.U, b0=ref.intercept, max_iter=300,
+        budget=True, settings=FirstOrderSettings(signs="start"),
+    )  # fmt: skip
+    op, _, signs = _kept_operator(program, ref.U)
+    o, c = np.indices(signs.shape)
+    assert np.all(kept.U[o, 1 - signs, c] == 0)  # the other sign's blocks stay zero
+    assert kept.objective > ref.objective * 1.05  # the kept blocks alone are far off
+    be = op.be
+    al = AugmentedLagrangian(op, BackendLoss(lossf, Y, w, be, np.float64, 1.0), beta)
+    V = op.to_internal(kept.U)
+    Z = op.forward_into(V, op.image_buffer())
+    cert = certificate(al, LossModel(lossf, Y, w), V, Z, kept.intercept, 1.0 / op.n, True)
+    assert cert.dobj <= ref.objective * (1 + 1e-9) + 1e-12
+    assert cert.pobj >= ref.objective * (1 - 1e-6)
+
+
+def test_sign_settings_are_checked():
+    with pytest.raises(ValueError, match="signs must be 'both' or 'start'"):
+        FirstOrderSettings(signs="one")
+    with pytest.raises(ValueError, match="polish_signs must be 'both' or 'start'"):
+        SeedSettings(polish_signs="plus")

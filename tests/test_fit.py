@@ -415,25 +415,28 @@ def test_property_classifier(solver, loss, problem):
     _check_property("classifier", solver, loss, problem)
 
 
-def test_the_polish_runs_in_single_precision_unless_told_otherwise(monkeypatch):
-    """The budgeted polish gets ``FirstOrderSettings.dtype="float32"`` by default; a
-    ``dtype`` the user sets wins, and ``polish_dtype=None`` keeps the data's precision.
-    The returned point is in the data's precision and ``objective_`` is the network's."""
+def test_the_polish_runs_in_single_precision_on_the_seed_signs(monkeypatch):
+    """The budgeted polish gets ``FirstOrderSettings(dtype="float32", signs="start")``
+    by default; a ``dtype`` or ``signs`` the user sets wins, and ``polish_dtype=None`` /
+    ``polish_signs="both"`` keep the data's precision / both signs. The returned point
+    is in the data's precision and ``objective_`` is the network's."""
     from skconvexrelu.solvers.first_order import solve_first_order
 
     calls = []
     monkeypatch.setattr(solvers, "_load_first_order", lambda: _spy(calls, solve_first_order))
     X, y = _regression(n=60)
     common = dict(width=4, n_arrangements=4, random_state=0)
-    options = {
-        "float32": None,
-        "float64": FirstOrderSettings(dtype="float64"),
-        None: SeedSettings(polish_dtype=None),
-    }
-    for expected, option in options.items():
+    options = [
+        (("float32", "start"), None),
+        (("float64", "start"), FirstOrderSettings(dtype="float64")),
+        ((None, "start"), SeedSettings(polish_dtype=None)),
+        (("float32", "both"), SeedSettings(polish_signs="both")),
+    ]
+    for expected, option in options:
         est = ConvexThreeLayerRegressor(solver_options=option, **common).fit(X, y)
         assert calls[-1]["budget"] is True
-        assert calls[-1]["settings"].dtype == expected
+        settings = calls[-1]["settings"]
+        assert (settings.dtype, settings.signs) == expected
         assert est.coefs_[0].dtype == np.float64
         assert est.objective_ == pytest.approx(_network_objective(est, X, y), rel=1e-9)
 

@@ -263,6 +263,12 @@ class FirstOrderSettings:
         Precision of the method's arrays: None is the program's (that of ``X``).
         ``"float32"`` halves the memory traffic of every step; ``tol`` is then floored
         at 1e-3. The returned point and its objective are in the program's precision.
+    signs : {"both", "start"}, default="both"
+        ``"start"`` keeps, for each output and configuration, only the output sign
+        whose block is the larger at the starting point (the warm start): the other
+        block stays zero, the method works on half the columns, and the stopping
+        criterion still certifies the whole program (the dual columns of the blocks
+        held at zero are checked too). Without a starting point both signs are kept.
     """
 
     max_iter: int = 20000
@@ -278,9 +284,14 @@ class FirstOrderSettings:
     stall_iters: int = 10000
     chunk_elements: int = 2**18
     dtype: str | None = None
+    signs: str = "both"
 
     def __post_init__(self):
         _check_dtype("FirstOrderSettings.dtype", self.dtype)
+        if self.signs not in ("both", "start"):
+            raise ValueError(
+                f"FirstOrderSettings.signs must be 'both' or 'start'; got {self.signs!r}."
+            )
 
 
 @dataclass(frozen=True)
@@ -376,6 +387,11 @@ class SeedSettings:
         that of ``X``). The polish stops far above single precision's rounding (its
         relative duality gap is about 0.1 after 200 steps), and its point is then
         evaluated, rebuilt and compared with the seed in the data's precision.
+    polish_signs : {"start", "both"}, default="start"
+        ``FirstOrderSettings.signs`` of those steps (when that is left at "both"):
+        each sub-network of the seed is one configuration with one output sign, and
+        the polish keeps that sign, on half the columns of the program (the other
+        sign's blocks stay zero; the stopping criterion is still the whole program's).
     warm_steps : int, default=50
         The same budget for a fit that starts from the previous solution
         (``warm_start=True``, e.g. the CV estimators' path of ``beta``).
@@ -410,6 +426,7 @@ class SeedSettings:
     polish_steps: int = 200
     polish_work: float = 1e12
     polish_dtype: str | None = "float32"
+    polish_signs: str = "start"
     warm_steps: int = 50
     max_output_blocks: int = 10
     auto_beta: float = 0.4
@@ -417,6 +434,11 @@ class SeedSettings:
 
     def __post_init__(self):
         _check_dtype("SeedSettings.polish_dtype", self.polish_dtype)
+        if self.polish_signs not in ("both", "start"):
+            raise ValueError(
+                f"SeedSettings.polish_signs must be 'both' or 'start'; got "
+                f"{self.polish_signs!r}."
+            )
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,14 @@ temporaries stay in cache. The ``n x (2 P m d~)`` feature matrix is never formed
 working memory is four arrays of shape ``(n, 2 o P m)`` (images of the current and
 previous iterate, of the candidate, and the multipliers) plus the data.
 
+From a warm start, ``FirstOrderSettings(signs="start")`` keeps one output sign per
+output and configuration, that of the larger block of the starting point (the budgeted
+polish of the default fit does, ``SeedSettings.polish_signs``): the other block is held
+at zero and every array above has ``o P m`` columns instead of ``2 o P m``. The
+stopping measures stay those of the whole program: the blocks held at zero take zero
+multipliers, so their dual columns are ``J^T r`` up to sign, and they enter the maximum
+that scales the dual point.
+
 A non-smooth loss (the hinge) gets its own multipliers ``nu`` for the split
 ``F = J U + b`` (method of multipliers again), so the inner problem sees its Moreau
 envelope (closed form per sample, curvature ``rho_envelope * w_i``) and ``-nu`` converges

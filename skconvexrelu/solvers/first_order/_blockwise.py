@@ -29,15 +29,16 @@ from ..._backend import NumpyBackend
 from ..._dask import block_program, slices
 from ._lagrangian import AugmentedLagrangian
 from ._loss import BackendLoss
-from ._operator import ChunkedOperator, working_dtype
+from ._operator import ChunkedOperator, kept_signs, working_dtype
 
 
 class _Blocks:
     """What every task needs besides its rows: the program's structure and the loss."""
 
-    def __init__(self, program, loss, beta, settings):
+    def __init__(self, program, loss, beta, settings, signs):
         self.conf = program.conf
         self.o = program.n_outputs
+        self.signs = signs
         self.dtype = working_dtype(program, settings)
         self.loss = loss
         self.beta = beta
@@ -53,7 +54,9 @@ class _Blocks:
         s = self.settings
         for sl in slices(len(Xb), self.K, self.elements):
             prog = block_program(Xb[sl], self.conf, self.o, self.dtype)
-            op = ChunkedOperator(prog, be, self.dtype, s.chunk_elements, self.mean_norm)
+            op = ChunkedOperator(
+                prog, be, self.dtype, s.chunk_elements, self.mean_norm, self.signs
+            )
             bloss = BackendLoss(self.loss, Yb[sl], wb[sl], be, self.dtype, s.rho_envelope)
             al = AugmentedLagrangian(op, bloss, self.beta)
             if state is not None:
@@ -140,10 +143,11 @@ def _task_envelope(Xb, Yb, wb, state, Fb, spec, b):
 
 
 def _task_dual(Xb, Yb, wb, state, rb, spec, V, rho_n):
-    total = 0.0
+    total = [0.0, 0.0]
     for sl, al in spec.lagrangians(Xb, Yb, wb, state):
-        total = total + al.dual_products(_images(al, V), rb[sl], rho_n)
-    return total
+        for i, part in enumerate(al.dual_products(_images(al, V), rb[sl], rho_n)):
+            total[i] = total[i] + part
+    return tuple(total)
 
 
 def _on_workers(parts):
@@ -168,12 +172,14 @@ class _Images:
     to_blocks = ChunkedOperator.to_blocks
     column_norms = ChunkedOperator.column_norms
 
-    def __init__(self, program, dtype):
+    def __init__(self, program, dtype, signs):
         self.be = NumpyBackend()
         self.dtype = dtype
         self.o, _, self.P, self.d, self.m = program.shape
         self.n = program.n_samples
-        self.K = self.o * 2 * self.P * self.m
+        self.signs = signs
+        self.S = 2 if signs is None else 1
+        self.K = self.o * self.S * self.P * self.m
 
     def image_buffer(self):
         return np.zeros((self.d, self.K), dtype=self.dtype)
@@ -197,15 +203,18 @@ class BlockwiseLagrangian(AugmentedLagrangian):
         Normalized weights.
     beta : float
     settings : FirstOrderSettings
+    signs : ndarray of shape (o, P), optional
+        One kept output sign per output and configuration (see
+        :class:`~._operator.ChunkedOperator`).
     """
 
-    def __init__(self, program, loss, Y, w, beta, settings):
+    def __init__(self, program, loss, Y, w, beta, settings, signs=None):
         self.program = program
-        self.op = _Images(program, working_dtype(program, settings))
+        self.op = _Images(program, working_dtype(program, settings), signs)
         self.be = self.op.be
         self.beta = beta
         self.bloss = BackendLoss(loss, Y, w, self.be, self.op.dtype, settings.rho_envelope)
-        self.spec = _Blocks(program, loss, beta, settings)
+        self.spec = _Blocks(program, loss, beta, settings, signs)
         # on the workers once, not with every pass
         w = np.asarray(w, dtype=np.float64)
         self.rows = (_on_workers(program.row_blocks(Y)), _on_workers(program.row_blocks(w)))
@@ -295,7 +304,8 @@ def solve_first_order_blockwise(
 
     settings = FirstOrderSettings() if settings is None else settings
     Y = np.asarray(Y, dtype=np.float64).reshape(program.n_samples, -1)
-    al = BlockwiseLagrangian(program, loss, Y, w, float(beta), settings)
+    signs = kept_signs(U0, settings)
+    al = BlockwiseLagrangian(program, loss, Y, w, float(beta), settings, signs)
     return run_first_order(
         program,
         loss,

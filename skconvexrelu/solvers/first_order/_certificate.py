@@ -38,11 +38,16 @@ class Certificate:
 
 
 def _dual_colnorm(al, Z, r, rho_n):
-    """``max_j ||(J^T r + G^T C lambda^+)_j||`` with the multiplier estimate
-    ``lambda^+ = max(0, lambda - rho_n h(U))``."""
-    Vd = al.dual_products(Z, r, rho_n)
-    return float(
-        np.max(al.be.to_numpy(al.op.column_norms(Vd)).astype(np.float64), initial=0.0)
+    """``max_j ||(J^T r + G^T C lambda^+)_j||`` over every column of the program, with
+    the multiplier estimate ``lambda^+ = max(0, lambda - rho_n h(U))``; with one sign
+    kept per configuration also over the blocks held at zero (see
+    :meth:`~._lagrangian.AugmentedLagrangian.dual_products`), so that the bound is
+    the program's, not that of the kept blocks."""
+    kept, held = al.dual_products(Z, r, rho_n)
+    parts = [kept, held] if al.op.S == 1 else [kept]
+    return max(
+        float(np.max(al.be.to_numpy(al.op.column_norms(V)).astype(np.float64), initial=0.0))
+        for V in parts
     )
 
 

@@ -25,9 +25,9 @@ class AugmentedLagrangian:
         self.be = be = op.be
         self.bloss = bloss
         self.beta = beta
-        n, o, P, m = op.n, op.o, op.P, op.m
-        self.lam1 = be.zeros((n, o, 2, P, m), op.dtype)
-        self.lam2 = be.zeros((n, o, 2, P), op.dtype)
+        n, o, S, P, m = op.n, op.o, op.S, op.P, op.m
+        self.lam1 = be.zeros((n, o, S, P, m), op.dtype)
+        self.lam2 = be.zeros((n, o, S, P), op.dtype)
         self.nu = be.zeros((n, o), op.dtype) if bloss.envelope else None
 
     def bvec(self, b):
@@ -146,18 +146,22 @@ class AugmentedLagrangian:
         return r
 
     def dual_products(self, Z, r, rho_n):
-        """``J^T r + G^T C lambda^+`` (``(d~, K)``) with the multiplier estimate
-        ``lambda^+ = max(0, lambda - rho_n h(U))`` at the point with images ``Z``."""
+        """``(J^T r + G^T C lambda^+, J^T r)`` (``(d~, K)`` each) with the multiplier
+        estimate ``lambda^+ = max(0, lambda - rho_n h(U))`` at the point with images
+        ``Z``. The second is computed only when the operator keeps one sign per
+        configuration (else 0.0): up to its sign it is the dual column of the block held
+        at zero, whose cone rows take zero multipliers."""
         be, op, X = self.be, self.op, self.op.X
         rb = be.asarray(r, op.dtype)
-        Vd = None
+        Vd, Vr = 0.0, 0.0
         for sl in op.chunks:
             Zb = op.block(Z[sl])
             g, _ = op.from_images(Zb, sl)
             l1, l2 = self.multiplier_estimate(Zb, g, sl, rho_n)
-            part = X[sl].T @ op.chunk_cotangent(sl, rb[sl], l1, l2)
-            Vd = part if Vd is None else Vd + part
-        return Vd
+            Vd = Vd + X[sl].T @ op.chunk_cotangent(sl, rb[sl], l1, l2)
+            if op.S == 1:
+                Vr = Vr + X[sl].T @ op.chunk_cotangent(sl, rb[sl])
+        return Vd, Vr
 
     def prox(self, W, step):
         """Group soft-thresholding of the columns of ``W`` (the group norm's prox)."""

@@ -2,13 +2,23 @@
 
 import numpy as np
 
-from ..._operator import ProgramOperator
+from ..._operator import SIGMA, ProgramOperator
 
 
 def working_dtype(program, settings):
     """The precision of the method's arrays: ``settings.dtype`` when given, else the
     program's."""
     return np.dtype(program.dtype if settings.dtype is None else settings.dtype)
+
+
+def kept_signs(U0, settings):
+    """The output sign kept for each output and configuration (``(o, P)``, 0 for +1 and
+    1 for -1) with ``settings.signs="start"``: that of the block of the starting point
+    ``U0`` with the larger norm (+1 where both are zero). None (both signs) otherwise."""
+    if settings.signs != "start" or U0 is None:
+        return None
+    norms = np.sqrt(np.einsum("osPdm,osPdm->osP", U0, U0, dtype=np.float64))
+    return (norms[:, 1] > norms[:, 0]).astype(np.intp)
 
 
 def row_norms(Xt):
@@ -37,10 +47,22 @@ class ChunkedOperator(ProgramOperator):
     mean_norm : float, optional
         ``mean_k ||x~_k||`` over all the samples of the program when ``program`` holds
         only some of them (a block of rows of a larger one); default: over its own.
+    signs : ndarray of shape (o, P), optional
+        Keep one output sign per output and configuration: the block ``sigma =
+        signs[o, c]`` (0 for +1, 1 for -1); the other block of the pair is held at zero.
+        The layout is then ``(o, 1, P, m)`` (``K = o P m``, half the columns); the
+        variables are still read from and written to the program's shape
+        (:meth:`to_internal`, :meth:`to_blocks`). Default: both signs.
     """
 
-    def __init__(self, program, be, dtype, chunk_elements, mean_norm=None):
+    def __init__(self, program, be, dtype, chunk_elements, mean_norm=None, signs=None):
         super().__init__(program, dtype, be)
+        self.signs = None if signs is None else np.asarray(signs, dtype=np.intp)
+        if self.signs is not None:
+            self.S = 1
+            self.K = self.o * self.P * self.m
+            # sigma of each kept block, (o, 1, P)
+            self.sig_kept = self._put(SIGMA[self.signs][:, None, :])
         nx = row_norms(program.Xt)
         mean_norm = nx.mean() if mean_norm is None else mean_norm
         c = mean_norm / nx  # row scaling of the cone constraints of each sample
@@ -57,15 +79,39 @@ class ChunkedOperator(ProgramOperator):
 
     # layout ------------------------------------------------------------------
     def to_internal(self, U):
-        V = np.moveaxis(np.asarray(U), 3, 0).reshape(self.d, self.K)
+        """``V`` (``(d~, K)``, on the backend) of the blocks ``U`` in the program's
+        shape ``(o, 2, P, d~, m)``: the kept sign's blocks only with ``signs``."""
+        U = np.asarray(U)
+        if self.signs is not None:
+            o, P = np.indices(self.signs.shape)
+            U = U[o, self.signs, P][:, None]  # (o, 1, P, d~, m)
+        V = np.moveaxis(U, 3, 0).reshape(self.d, self.K)
         return self.be.asarray(V, self.dtype)
 
     def to_blocks(self, V):
-        V = self.be.to_numpy(V).reshape(self.d, self.o, 2, self.P, self.m)
-        return np.ascontiguousarray(np.moveaxis(V, 0, 3))
+        """The blocks in the program's shape (NumPy) of ``V``; zero where a sign is not
+        kept."""
+        V = self.be.to_numpy(V).reshape(self.d, self.o, self.S, self.P, self.m)
+        U = np.ascontiguousarray(np.moveaxis(V, 0, 3))
+        if self.signs is None:
+            return U
+        full = np.zeros((self.o, 2, self.P, self.d, self.m), dtype=U.dtype)
+        o, P = np.indices(self.signs.shape)
+        full[o, self.signs, P] = U[:, 0]
+        return full
 
     def block(self, Zc):
-        return Zc.reshape(Zc.shape[0], self.o, 2, self.P, self.m)
+        return Zc.reshape(Zc.shape[0], self.o, self.S, self.P, self.m)
+
+    def outputs(self, g, rows=slice(None)):
+        if self.signs is None:
+            return super().outputs(g, rows)
+        return self.be.einsum("nosp,np,osp->no", g, self.D2[rows], self.sig_kept)
+
+    def output_weights(self, rows=slice(None)):
+        if self.signs is None:
+            return super().output_weights(rows)
+        return self.sig_kept[None] * self.D2[rows][:, None, None, :]
 
     def image_buffer(self):
         """An array for the images ``X~ V`` of one point, ``(n, K)``."""

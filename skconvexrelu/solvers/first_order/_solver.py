@@ -18,7 +18,7 @@ from ._certificate import certificate
 from ._fista import FistaState, InnerControl, inner_solve, out_of_time
 from ._lagrangian import AugmentedLagrangian
 from ._loss import BackendLoss
-from ._operator import ChunkedOperator, working_dtype
+from ._operator import ChunkedOperator, kept_signs, working_dtype
 
 ALGO = "native:al-fista"
 
@@ -99,7 +99,8 @@ def _setup(program, loss, Y, w, beta, fit_intercept, U0, b0, be, settings, al=No
     Y = np.asarray(Y, dtype=np.float64).reshape(n, -1)
     w = np.asarray(w, dtype=np.float64)
     if al is None:
-        op = ChunkedOperator(program, be, dtype, settings.chunk_elements)
+        signs = kept_signs(U0, settings)
+        op = ChunkedOperator(program, be, dtype, settings.chunk_elements, signs=signs)
         bloss = BackendLoss(loss, Y, w, be, dtype, settings.rho_envelope)
         al = AugmentedLagrangian(op, bloss, beta)
     op, bloss = al.op, al.bloss
