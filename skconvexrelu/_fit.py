@@ -274,11 +274,14 @@ class FitRun:
     def first_order_settings(self):
         """The first-order method's settings; a polish runs in
         ``SeedSettings.polish_dtype`` unless ``FirstOrderSettings.dtype`` is set, and
-        with ``SeedSettings.polish_signs`` unless ``FirstOrderSettings.signs`` is."""
+        from the seed network with ``SeedSettings.polish_signs`` unless
+        ``FirstOrderSettings.signs`` is set."""
         settings = self.settings["al-fista"]
         if self.polish and settings.dtype is None:
             settings = replace(settings, dtype=self.seeding.polish_dtype)
-        if self.polish and settings.signs == "both":
+        if self.polish and self.seed_point is not None and settings.signs == "both":
+            # from the seed only: a previous solution (warm_start, the CV estimators'
+            # path) may need the other signs at another beta
             settings = replace(settings, signs=self.seeding.polish_signs)
         return settings
 

@@ -439,6 +439,12 @@ def test_the_polish_runs_in_single_precision_on_the_seed_signs(monkeypatch):
         assert (settings.dtype, settings.signs) == expected
         assert est.coefs_[0].dtype == np.float64
         assert est.objective_ == pytest.approx(_network_objective(est, X, y), rel=1e-9)
+    # from a previous solution (warm_start): both signs, at another beta
+    warm = ConvexThreeLayerRegressor(warm_start=True, **common).fit(X, y)
+    warm.set_params(beta=warm.beta_ / 4).fit(X, y)
+    assert calls[-1]["budget"] is True and calls[-1]["U0"] is not None
+    assert calls[-1]["settings"].signs == "both"
+    assert warm.objective_ == pytest.approx(_network_objective(warm, X, y), rel=1e-9)
 
 
 def test_single_precision_polish_ends_where_the_double_precision_one_does():

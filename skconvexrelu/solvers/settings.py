@@ -388,10 +388,12 @@ class SeedSettings:
         relative duality gap is about 0.1 after 200 steps), and its point is then
         evaluated, rebuilt and compared with the seed in the data's precision.
     polish_signs : {"start", "both"}, default="start"
-        ``FirstOrderSettings.signs`` of those steps (when that is left at "both"):
-        each sub-network of the seed is one configuration with one output sign, and
-        the polish keeps that sign, on half the columns of the program (the other
-        sign's blocks stay zero; the stopping criterion is still the whole program's).
+        ``FirstOrderSettings.signs`` of the steps from the seed network (when that is
+        left at "both"): each sub-network of the seed is one configuration with one
+        output sign, and the polish keeps that sign, on half the columns of the
+        program (the other sign's blocks stay zero; the stopping criterion is still the
+        whole program's). A fit from a previous solution (``warm_steps``) keeps both
+        signs: at another ``beta`` the other sign may be needed.
     warm_steps : int, default=50
         The same budget for a fit that starts from the previous solution
         (``warm_start=True``, e.g. the CV estimators' path of ``beta``).
