@@ -378,8 +378,9 @@ class SeedSettings:
     polish_work : float, default=1e12
         On very large programs at most ``polish_work / (n K (d~ + 32))`` of those steps
         (at least 10): a step makes three products with ``X~`` (``n d~ K`` multiply-adds
-        each, ``K = n_outputs * 2 * P * m`` columns) and about 30 passes over the
-        ``n K`` entries of ``X~ U``. At the default ``width`` and ``n_arrangements`` a
+        each, ``K = n_outputs * 2 * P * m`` columns of the program, of which the polish
+        works on half, see ``polish_signs``) and about 30 passes over the ``n K``
+        entries of ``X~ U``. At the default ``width`` and ``n_arrangements`` a
         million rows of 50 features get 60 steps, 60,000 rows of 784 features 101, and
         tables of up to 100,000 rows of 100 features all 200.
     polish_dtype : {"float32", None}, default="float32"
