@@ -142,6 +142,10 @@ def get_solver(name):
     return solve
 
 
+# the native solvers ship with the package: imported with it, so that the first fit in
+# a process does not pay for importing them (about 30 ms)
+from . import first_order, ipm  # noqa: E402, F401
+
 __all__ = [
     "KNOWN_SOLVERS",
     "NATIVE_SOLVERS",
