@@ -372,9 +372,10 @@ class FitRun:
             U0 = _pad(U0, program.conf.n_configurations)
         result = self.solve(program, U0, b0)
         if self.polish and seed_net is not None and not _holds_seed(program):
+            P = program.conf.n_configurations
             self.report(
                 "solve",
-                f"no polish: {program.conf.n_configurations} configurations for "
+                f"no polish: {P} configuration{'s' if P > 1 else ''} for "
                 f"{program.n_outputs} outputs cannot hold the seed network",
             )
             return result
