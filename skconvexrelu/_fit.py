@@ -271,17 +271,17 @@ class FitRun:
             steps = s.polish_steps
         return min(steps, max(10, int(s.polish_work // first_order_step_work(program))))
 
-    def first_order_settings(self):
+    def first_order_settings(self, from_seed):
         """The first-order method's settings; a polish runs in
         ``SeedSettings.polish_dtype`` unless ``FirstOrderSettings.dtype`` is set, and
-        from the seed network with ``SeedSettings.polish_signs`` unless
-        ``FirstOrderSettings.signs`` is set."""
+        ``from_seed`` (the seed network's point) with ``SeedSettings.polish_signs``
+        unless ``FirstOrderSettings.signs`` is set."""
         settings = self.settings["al-fista"]
         if self.polish and settings.dtype is None:
             settings = replace(settings, dtype=self.seeding.polish_dtype)
-        if self.polish and self.seed_point is not None and settings.signs == "both":
+        if self.polish and from_seed and settings.signs == "both":
             # from the seed only: a previous solution (warm_start, the CV estimators'
-            # path) may need the other signs at another beta
+            # path, a round of column generation) may need the other signs
             settings = replace(settings, signs=self.seeding.polish_signs)
         return settings
 
@@ -300,7 +300,8 @@ class FitRun:
         if name == "cvxpy":
             kwargs["cvxpy_solver"] = self.cvxpy_solver
         elif name == "al-fista":
-            kwargs.update(U0=U0, b0=b0, settings=self.first_order_settings())
+            from_seed = U0 is None and self.seed_point is not None
+            kwargs.update(U0=U0, b0=b0, settings=self.first_order_settings(from_seed))
         else:
             kwargs.update(U0=U0, b0=b0, settings=self.settings[name])
         if name == "al-fista":

@@ -213,7 +213,7 @@ def fit_blockwise(est, X, Xs, rows, Y, w, loss, beta, rng, scale, settings):
         b0=b0,
         verbose=max(est.verbose - 1, 0),
         max_time=fit.remaining(),
-        settings=fit.first_order_settings(),
+        settings=fit.first_order_settings(from_seed=seed_net is not None),
         budget=fit.polish,
     )
     result.solver = BLOCKWISE_SOLVER

@@ -445,6 +445,12 @@ def test_the_polish_runs_in_single_precision_on_the_seed_signs(monkeypatch):
     assert calls[-1]["budget"] is True and calls[-1]["U0"] is not None
     assert calls[-1]["settings"].signs == "both"
     assert warm.objective_ == pytest.approx(_network_objective(warm, X, y), rel=1e-9)
+    # a round of column generation starts from the last solution: both signs, since the
+    # configurations it adds may enter with either
+    calls.clear()
+    grown = ConvexThreeLayerRegressor(column_generation=1, **common).fit(X, y)
+    assert len(calls) == len(grown.objective_path_) == 2  # the seed's polish, one round
+    assert [c["settings"].signs for c in calls] == ["start", "both"]
 
 
 def test_single_precision_polish_ends_where_the_double_precision_one_does():

@@ -393,8 +393,9 @@ class SeedSettings:
         left at "both"): each sub-network of the seed is one configuration with one
         output sign, and the polish keeps that sign, on half the columns of the
         program (the other sign's blocks stay zero; the stopping criterion is still the
-        whole program's). A fit from a previous solution (``warm_steps``) keeps both
-        signs: at another ``beta`` the other sign may be needed.
+        whole program's). A fit from a previous solution (``warm_steps``) and a round
+        of column generation keep both signs: at another ``beta``, or for the
+        configurations a round adds, the other sign may be needed.
     warm_steps : int, default=50
         The same budget for a fit that starts from the previous solution
         (``warm_start=True``, e.g. the CV estimators' path of ``beta``).
