@@ -301,15 +301,14 @@ class FitRun:
             kwargs["cvxpy_solver"] = self.cvxpy_solver
         elif name == "al-fista":
             from_seed = U0 is None and self.seed_point is not None
-            kwargs.update(U0=U0, b0=b0, settings=self.first_order_settings(from_seed))
-        else:
-            kwargs.update(U0=U0, b0=b0, settings=self.settings[name])
-        if name == "al-fista":
-            kwargs["device"] = self.device
-            if U0 is None and self.seed_point is not None:
-                kwargs["U0"], kwargs["b0"] = self.seed_point
+            if from_seed:
+                U0, b0 = self.seed_point
+            settings = self.first_order_settings(from_seed)
+            kwargs.update(U0=U0, b0=b0, settings=settings, device=self.device)
             if self.polish:
                 kwargs.update(max_iter=self.polish_budget(program), budget=True)
+        else:
+            kwargs.update(U0=U0, b0=b0, settings=self.settings[name])
         return kwargs
 
     def run(self, name, program, U0, b0):

@@ -53,7 +53,7 @@ class ProgramOperator:
         self.n, self.d = program.Xt.shape
         self.o, _, self.P, _, self.m = program.shape
         self.S = 2  # output signs per configuration (see the first-order operator)
-        self.K = self.o * 2 * self.P * self.m
+        self.K = self.o * self.S * self.P * self.m
         self.S1 = self._put(program.S1)  # (n, P, m): s_cj D1_ncj
         self.A1 = self._put(program.A1)  # (n, P, m): first-layer cone signs
         self.D2 = self._put(program.D2)  # (n, P)

@@ -32,6 +32,11 @@ __all__ = [
 ]
 
 
+#: the precisions and sign rules the first-order settings accept
+_DTYPES = (None, "float32", "float64")
+_SIGNS = ("both", "start")
+
+
 @dataclass(frozen=True)
 class WorkingSetSettings:
     """Per-neuron working sets of cone constraints (interior-point method).
@@ -287,11 +292,8 @@ class FirstOrderSettings:
     signs: str = "both"
 
     def __post_init__(self):
-        _check_dtype("FirstOrderSettings.dtype", self.dtype)
-        if self.signs not in ("both", "start"):
-            raise ValueError(
-                f"FirstOrderSettings.signs must be 'both' or 'start'; got {self.signs!r}."
-            )
+        _check_choice("FirstOrderSettings.dtype", self.dtype, _DTYPES)
+        _check_choice("FirstOrderSettings.signs", self.signs, _SIGNS)
 
 
 @dataclass(frozen=True)
@@ -437,12 +439,8 @@ class SeedSettings:
     auto_beta_rows: float = 1000
 
     def __post_init__(self):
-        _check_dtype("SeedSettings.polish_dtype", self.polish_dtype)
-        if self.polish_signs not in ("both", "start"):
-            raise ValueError(
-                f"SeedSettings.polish_signs must be 'both' or 'start'; got "
-                f"{self.polish_signs!r}."
-            )
+        _check_choice("SeedSettings.polish_dtype", self.polish_dtype, _DTYPES)
+        _check_choice("SeedSettings.polish_signs", self.polish_signs, _SIGNS)
 
 
 @dataclass(frozen=True)
@@ -474,10 +472,11 @@ class DaskSettings:
                 )
 
 
-def _check_dtype(name, value):
-    """``ValueError`` unless ``value`` is None, "float32" or "float64"."""
-    if value not in (None, "float32", "float64"):
-        raise ValueError(f"{name} must be None, 'float32' or 'float64'; got {value!r}.")
+def _check_choice(name, value, choices):
+    """``ValueError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        *head, last = (repr(c) for c in choices)
+        raise ValueError(f"{name} must be {', '.join(head)} or {last}; got {value!r}.")
 
 
 _KINDS = (IPMSettings, FirstOrderSettings, SolverChoiceSettings, SeedSettings, DaskSettings)

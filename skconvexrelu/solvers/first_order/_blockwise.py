@@ -29,7 +29,7 @@ from ..._backend import NumpyBackend
 from ..._dask import block_program, slices
 from ._lagrangian import AugmentedLagrangian
 from ._loss import BackendLoss
-from ._operator import ChunkedOperator, kept_signs, working_dtype
+from ._operator import ChunkedOperator, kept_index, kept_signs, working_dtype
 
 
 class _Blocks:
@@ -178,6 +178,7 @@ class _Images:
         self.o, _, self.P, self.d, self.m = program.shape
         self.n = program.n_samples
         self.signs = signs
+        self.kept = None if signs is None else kept_index(signs)
         self.S = 2 if signs is None else 1
         self.K = self.o * self.S * self.P * self.m
 

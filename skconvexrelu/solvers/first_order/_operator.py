@@ -21,6 +21,13 @@ def kept_signs(U0, settings):
     return (norms[:, 1] > norms[:, 0]).astype(np.intp)
 
 
+def kept_index(signs):
+    """The index ``(o, sigma, c)`` into the program's blocks of the blocks that ``signs``
+    keeps (one per output and configuration)."""
+    o, c = np.indices(signs.shape)
+    return o, signs, c
+
+
 def row_norms(Xt):
     """``||x~_i||`` of every row (1 for a zero row), in float64."""
     nx = np.sqrt(np.einsum("nd,nd->n", Xt, Xt, dtype=np.float64))
@@ -61,8 +68,9 @@ class ChunkedOperator(ProgramOperator):
         if self.signs is not None:
             self.S = 1
             self.K = self.o * self.P * self.m
-            # sigma of each kept block, (o, 1, P)
+            # sigma of each kept block, (o, 1, P), and its index in the program's blocks
             self.sig_kept = self._put(SIGMA[self.signs][:, None, :])
+            self.kept = kept_index(self.signs)
         nx = row_norms(program.Xt)
         mean_norm = nx.mean() if mean_norm is None else mean_norm
         c = mean_norm / nx  # row scaling of the cone constraints of each sample
@@ -83,8 +91,7 @@ class ChunkedOperator(ProgramOperator):
         shape ``(o, 2, P, d~, m)``: the kept sign's blocks only with ``signs``."""
         U = np.asarray(U)
         if self.signs is not None:
-            o, P = np.indices(self.signs.shape)
-            U = U[o, self.signs, P][:, None]  # (o, 1, P, d~, m)
+            U = U[self.kept][:, None]  # (o, 1, P, d~, m)
         V = np.moveaxis(U, 3, 0).reshape(self.d, self.K)
         return self.be.asarray(V, self.dtype)
 
@@ -96,8 +103,7 @@ class ChunkedOperator(ProgramOperator):
         if self.signs is None:
             return U
         full = np.zeros((self.o, 2, self.P, self.d, self.m), dtype=U.dtype)
-        o, P = np.indices(self.signs.shape)
-        full[o, self.signs, P] = U[:, 0]
+        full[self.kept] = U[:, 0]
         return full
 
     def block(self, Zc):
