@@ -61,9 +61,22 @@ def _margin(net, Xt, Y, loss):
 )
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_gradient_matches_finite_differences(loss, n_outputs, fit_intercept):
+    _check_gradient(loss, n_outputs, fit_intercept, K=4)
+
+
+@pytest.mark.parametrize("loss, n_outputs", [(SquaredLoss(), 1), (SoftmaxLoss(), 3)])
+def test_gradient_of_many_subnetworks_matches_finite_differences(loss, n_outputs):
+    """Beyond ``_BLOCK_DIAGONAL_MAX`` sub-networks the second layer is summed block by
+    block instead of one product with a block-diagonal matrix: the same gradient."""
+    from skconvexrelu._nonconvex import _BLOCK_DIAGONAL_MAX
+
+    _check_gradient(loss, n_outputs, True, K=_BLOCK_DIAGONAL_MAX + 2)
+
+
+def _check_gradient(loss, n_outputs, fit_intercept, K):
     beta, eps = 0.3, 1e-6
     for seed in range(50):  # a random point away from every kink
-        Xt, Y, w, net = _problem(loss, n_outputs, fit_intercept, seed)
+        Xt, Y, w, net = _problem(loss, n_outputs, fit_intercept, seed, K=K)
         if _margin(net, Xt, Y, loss) > 1e-4:
             break
     else:  # pragma: no cover
