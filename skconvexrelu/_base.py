@@ -13,7 +13,7 @@ from ._dask import as_dask_rows, is_dask_collection
 from ._fit import fit_convex_program
 from ._losses import make_loss
 from ._reconstruction import network_forward
-from ._validation import check_feature_scale
+from ._validation import check_feature_scale, densify
 from .solvers import KNOWN_SOLVERS, SOLVERS
 from .solvers.settings import (
     FirstOrderSettings,
@@ -235,10 +235,12 @@ class BaseConvexThreeLayer(BaseEstimator):
             self,
             X,
             y,
+            accept_sparse=True,
             dtype=[np.float64, np.float32],
             multi_output=True,
             y_numeric=False,
         )
+        X = densify(X)
         check_feature_scale(X)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
@@ -305,12 +307,15 @@ class BaseConvexThreeLayer(BaseEstimator):
     # -------------------------------------------------------------------- predict
     def _forward(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return network_forward(self.coefs_, self.intercepts_, X)
+        X = validate_data(
+            self, X, accept_sparse=True, dtype=[np.float64, np.float32], reset=False
+        )
+        return network_forward(self.coefs_, self.intercepts_, densify(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True  # made dense (see _validation.densify)
         tags.non_deterministic = False
         return tags
 

@@ -17,6 +17,7 @@ from ._classifier import ConvexThreeLayerClassifier
 from ._losses import constant_model, make_loss
 from ._program import ConvexProgram, beta_max
 from ._regressor import ConvexThreeLayerRegressor
+from ._validation import densify
 
 _CV_CONSTRAINTS = {
     **{k: v for k, v in BaseConvexThreeLayer._parameter_constraints.items() if k != "beta"},
@@ -123,8 +124,15 @@ class _CVMixin:
         self : object
         """
         X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=False
+            self,
+            X,
+            y,
+            accept_sparse=True,
+            dtype=[np.float64, np.float32],
+            multi_output=True,
+            y_numeric=False,
         )
+        X = densify(X)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
             if sample_weight.sum() <= 0:

@@ -5,7 +5,8 @@ that names what is wrong and what to do about it, so that nothing fails silently
 
 - :func:`check_feature_scale` warns (:class:`BadScalingWarning`) when the features are
   so badly scaled that the solvers lose accuracy;
-- :func:`check_dense` refuses sparse matrices with the same message scikit-learn gives;
+- :func:`densify` turns a sparse ``X`` (a one-hot encoder's output) into the dense array
+  the solvers work on, with a clear error when it does not fit in memory;
 - :func:`check_targets_finite` refuses NaN or infinite targets;
 - :func:`estimate_cvxpy_size` / :func:`check_cvxpy_size` predict the size and memory of
   the cvxpy + Clarabel program and refuse programs that cannot be solved on this machine;
@@ -173,17 +174,25 @@ def conditioning_advice(Xt, dtype):
 # ------------------------------------------------------------------ input checks
 
 
-def check_dense(X, name="X"):
-    """Raise ``TypeError`` for a sparse matrix: the estimators need dense data.
+def densify(X):
+    """``X`` as a dense array (unchanged when it already is one).
 
-    scikit-learn's ``validate_data`` gives the same error; this helper is for code paths
-    that see the data before it.
+    The program's operator and the seed network work on dense rows; a sparse ``X`` (a
+    one-hot encoder's output in a pipeline) is converted. When the dense array does not
+    fit in memory, a ``MemoryError`` says how large it would be and what to do.
     """
-    if sp.issparse(X):
-        raise TypeError(
-            f"Sparse data was passed for {name}, but dense data is required. Use "
-            "'.toarray()' to convert to a dense numpy array."
-        )
+    if not sp.issparse(X):
+        return X
+    n, d = X.shape
+    gib = n * d * X.dtype.itemsize / 2**30
+    try:
+        return X.toarray()
+    except MemoryError as exc:
+        raise MemoryError(
+            f"The sparse X of {n} x {d} is made dense for the fit ({gib:.3g} GiB) and "
+            "that does not fit in memory: use fewer features (e.g. fewer one-hot "
+            "categories, OneHotEncoder(max_categories=...)) or fit on a subsample."
+        ) from exc
 
 
 def check_targets_finite(y):

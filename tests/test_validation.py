@@ -29,10 +29,10 @@ from skconvexrelu._validation import (
     BadScalingWarning,
     available_memory_bytes,
     check_cvxpy_size,
-    check_dense,
     check_feature_scale,
     check_fit_result,
     check_targets_finite,
+    densify,
     estimate_cvxpy_size,
     is_constant_targets,
 )
@@ -119,18 +119,25 @@ def test_predict_wrong_number_of_features(kind, solver):
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
-def test_sparse_X_raises(kind, solver, fmt):
+def test_sparse_X_fits_as_the_dense_X(kind, solver, fmt):
+    """A sparse X (a one-hot encoder's output) is made dense: the same network, the same
+    predictions from sparse and dense rows."""
     X, y = _data(kind)
+    X = np.where(np.abs(X) < 0.5, 0.0, X)  # mostly zeros, as one-hot columns are
     Xs = sp.csr_matrix(X).asformat(fmt)
-    with pytest.raises((TypeError, ValueError), match="dense data is required"):
-        _est(kind, solver).fit(Xs, y)
+    dense = _est(kind, solver).fit(X, y)
+    sparse = _est(kind, solver).fit(Xs, y)
+    assert sparse.objective_ == pytest.approx(dense.objective_, rel=1e-12)
+    np.testing.assert_array_equal(sparse.predict(Xs), dense.predict(X))
+    np.testing.assert_array_equal(dense.predict(Xs), dense.predict(X))
 
 
-def test_sparse_X_in_predict_raises(kind, solver):
+def test_sparse_X_with_nan_raises(kind, solver):
     X, y = _data(kind)
-    est = _est(kind, solver).fit(X, y)
-    with pytest.raises((TypeError, ValueError), match="dense data is required"):
-        est.predict(sp.csr_matrix(X))
+    Xs = sp.csr_matrix(X)
+    Xs.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        _est(kind, solver).fit(Xs, y)
 
 
 # ----------------------------------------------------------------- feature scale
@@ -355,10 +362,19 @@ def test_check_targets_finite_and_constant():
     assert not is_constant_targets(np.arange(3.0))
 
 
-def test_check_dense():
-    check_dense(np.zeros((2, 2)))
-    with pytest.raises(TypeError, match="dense data is required"):
-        check_dense(sp.csr_matrix(np.eye(2)))
+def test_densify(monkeypatch):
+    X = np.arange(6.0).reshape(2, 3)
+    assert densify(X) is X
+    dense = densify(sp.csr_matrix(X))
+    assert isinstance(dense, np.ndarray)
+    np.testing.assert_array_equal(dense, X)
+
+    def no_memory(self, *args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(sp.csr_matrix, "toarray", no_memory)
+    with pytest.raises(MemoryError, match="2 x 3 is made dense .* fewer features"):
+        densify(sp.csr_matrix(X))
 
 
 def test_check_fit_result():
