@@ -69,6 +69,8 @@ class FitOutcome:
     certificate: dict = None
     seed_objective: float = None
     n_rounds: int = 0
+    #: ``(conf, U, intercept)`` to warm-start a next fit from (see :meth:`FitRun.finish`)
+    warm: tuple = None
 
 
 def _pad(U, n_configurations):
@@ -490,11 +492,16 @@ class FitRun:
         A budgeted solve may stop at a point that violates its cone constraints: that
         point is then expressed on the configurations of its own network
         (:func:`~skconvexrelu._seeding.own_configurations`), where it is feasible and its
-        objective is that network's.
+        objective is that network's; the outcome's ``warm`` keeps the solver's point on
+        ``program``, for the next fit of a path.
         """
         data = (self.loss, self.Y, self.w, self.beta, self.fit_intercept)
-        solved = program
+        solved, warm = program, None
         if result.status == "budget":
+            # the next fit of a path starts from the solver's own point, on the same
+            # configurations: its network's may be up to twice as many (a sign of each
+            # block may take its own), and would double again at every fit of the path
+            warm = (program.conf, result.U, np.asarray(result.intercept))
             solved, U = own_configurations(program, result.U)
             result.U = U.astype(program.dtype)
         out = _finish(solved, result.U, result.intercept, *data, result.solver, self.tol)
@@ -507,7 +514,7 @@ class FitRun:
             U_seed, b_seed = blocks_from_network(seed_net, seed_program)
             seed = _finish(seed_program, U_seed, b_seed, *data, "seed", self.tol)
             if seed[2] < out[2]:
-                out, solved = seed, seed_program
+                out, solved, warm = seed, seed_program, None
         U, intercept, objective, coefs, intercepts = out
         if cert is not None:
             gap = float(objective - cert["lower_bound"])
@@ -526,6 +533,7 @@ class FitRun:
             intercepts=intercepts,
             result=result,
             certificate=cert,
+            warm=warm if warm is not None else (solved.conf, U, intercept),
         )
 
 

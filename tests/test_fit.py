@@ -453,6 +453,35 @@ def test_the_polish_runs_in_single_precision_on_the_seed_signs(monkeypatch):
     assert [c["settings"].signs for c in calls] == ["start", "both"]
 
 
+def test_a_path_of_warm_fits_stays_on_the_first_configurations(monkeypatch):
+    """A budgeted fit is rebuilt on its own network's configurations (up to one per block
+    and sign), but the next fit of a path starts from the solver's point on the program's
+    configurations: the program keeps its size along the path (the CV estimators' cost
+    per fit stays that of the first), and every fit's ``objective_`` is its network's."""
+    from skconvexrelu.solvers.first_order import solve_first_order
+
+    calls = []
+
+    def spy(program, *args, **kwargs):
+        calls.append(dict(kwargs, program=program))
+        return solve_first_order(program, *args, **kwargs)
+
+    monkeypatch.setattr(solvers, "_load_first_order", lambda: spy)
+    X, y = _regression(n=80)
+    est = ConvexThreeLayerRegressor(width=4, n_arrangements=4, warm_start=True, random_state=0)
+    est.fit(X, y)
+    first = est._warm[0]
+    assert est._warm[1].shape[2] == first.n_configurations
+    for factor in (0.3, 0.1, 0.03):
+        previous = est._warm
+        est.set_params(beta=est.beta_ * factor).fit(X, y)
+        program = calls[-1]["program"]
+        assert program.conf is first  # not the configurations of the rebuilt network
+        np.testing.assert_array_equal(calls[-1]["U0"], previous[1])
+        assert est._warm[0] is first
+        assert est.objective_ == pytest.approx(_network_objective(est, X, y), rel=1e-9)
+
+
 def test_single_precision_polish_ends_where_the_double_precision_one_does():
     X, y = _regression(n=80)
     common = dict(width=4, n_arrangements=4, random_state=0)
