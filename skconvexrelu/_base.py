@@ -31,6 +31,22 @@ def add_bias_column(X, fit_intercept):
     return np.hstack([X, np.ones((X.shape[0], 1), dtype=X.dtype)])
 
 
+def validate_fit_input(estimator, X, y):
+    """``(X, y)`` validated by scikit-learn for ``estimator.fit`` (float64 or float32,
+    one or several outputs, labels of any type) with a sparse ``X`` made dense
+    (:func:`~skconvexrelu._validation.densify`)."""
+    X, y = validate_data(
+        estimator,
+        X,
+        y,
+        accept_sparse=True,
+        dtype=[np.float64, np.float32],
+        multi_output=True,
+        y_numeric=False,
+    )
+    return densify(X), y
+
+
 def row_space(X):
     """``(X V, V^T)`` for more features than samples, else ``(X, None)``.
 
@@ -231,16 +247,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         """``(X, Y, w, loss)``: validated data, encoded targets, weights summing to one
         and the loss object; samples of zero weight are left out and repeated samples
         merged (:func:`canonical_samples`)."""
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=True,
-            dtype=[np.float64, np.float32],
-            multi_output=True,
-            y_numeric=False,
-        )
-        X = densify(X)
+        X, y = validate_fit_input(self, X, y)
         check_feature_scale(X)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True

@@ -9,15 +9,20 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight
 
 from ._arrangements import sample_configurations
-from ._base import BaseConvexThreeLayer, add_bias_column, canonical_samples, fit_context
+from ._base import (
+    BaseConvexThreeLayer,
+    add_bias_column,
+    canonical_samples,
+    fit_context,
+    validate_fit_input,
+)
 from ._classifier import ConvexThreeLayerClassifier
 from ._losses import constant_model, make_loss
 from ._program import ConvexProgram, beta_max
 from ._regressor import ConvexThreeLayerRegressor
-from ._validation import densify
 
 _CV_CONSTRAINTS = {
     **{k: v for k, v in BaseConvexThreeLayer._parameter_constraints.items() if k != "beta"},
@@ -123,16 +128,7 @@ class _CVMixin:
         -------
         self : object
         """
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=True,
-            dtype=[np.float64, np.float32],
-            multi_output=True,
-            y_numeric=False,
-        )
-        X = densify(X)
+        X, y = validate_fit_input(self, X, y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
             if sample_weight.sum() <= 0:
