@@ -189,9 +189,10 @@ def densify(X):
         return X.toarray()
     except MemoryError as exc:
         raise MemoryError(
-            f"The sparse X of {n} x {d} is made dense for the fit ({gib:.3g} GiB) and "
+            f"The sparse X of {n} x {d} is made dense ({gib:.3g} GiB) for the solvers and "
             "that does not fit in memory: use fewer features (e.g. fewer one-hot "
-            "categories, OneHotEncoder(max_categories=...)) or fit on a subsample."
+            "categories, OneHotEncoder(max_categories=...)) or fewer rows (a subsample "
+            "to fit, batches to predict)."
         ) from exc
 
 
