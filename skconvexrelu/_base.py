@@ -289,7 +289,7 @@ class BaseConvexThreeLayer(BaseEstimator):
         ``sqrt(scale)``, the output intercept by ``scale``) and the objectives by
         ``scale ** 2``, with ``beta_ = beta * scale``."""
         conf = out.program.conf
-        self._warm = out.warm if out.warm is not None else (conf, out.U, out.intercept)
+        self._warm = out.warm
         W1, W2, W3 = out.coefs
         b1, b2, b3 = out.intercepts
         root = np.sqrt(scale).astype(W1.dtype)  # keep the dtype of the data

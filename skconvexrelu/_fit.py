@@ -69,8 +69,13 @@ class FitOutcome:
     certificate: dict = None
     seed_objective: float = None
     n_rounds: int = 0
-    #: ``(conf, U, intercept)`` to warm-start a next fit from (see :meth:`FitRun.finish`)
+    #: ``(conf, U, intercept)`` to warm-start a next fit from: by default the returned
+    #: point, after a budgeted solve the solver's own (see :meth:`FitRun.finish`)
     warm: tuple = None
+
+    def __post_init__(self):
+        if self.warm is None:
+            self.warm = (self.program.conf, self.U, self.intercept)
 
 
 def _pad(U, n_configurations):
@@ -533,7 +538,7 @@ class FitRun:
             intercepts=intercepts,
             result=result,
             certificate=cert,
-            warm=warm if warm is not None else (solved.conf, U, intercept),
+            warm=warm,
         )
 
 
